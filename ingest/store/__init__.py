@@ -1,0 +1,5 @@
+"""The on-disk index: generations of immutable files behind one atomically switched pointer."""
+
+from ingest.store.generation import Generation, IndexStore
+
+__all__ = ["Generation", "IndexStore"]

@@ -1,0 +1,221 @@
+"""Loaders on real files: the shared PDFs and benchmark JSON, and hand-written hostile inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pypdf
+import pytest
+
+from ingest.errors import SourceError
+from ingest.sources import loader_for
+from ingest.sources.benchmark_json import load_benchmark_json
+from ingest.sources.jsonl import load_jsonl
+from ingest.sources.pdf import detect_heading, load_pdf, reflow_page
+from ingest.sources.pubmed import load_pubmed_xml
+from ingest.sources.text import load_text
+from tests.conftest import shared
+
+PUBMED_XML = """<?xml version="1.0" ?>
+<!DOCTYPE PubmedArticleSet PUBLIC "-//NLM//DTD PubMedArticle, 1st January 2024//EN" "https://dtd.nlm.nih.gov/ncbi/pubmed/out/pubmed_240101.dtd">
+<PubmedArticleSet>
+<PubmedArticle>
+  <MedlineCitation Status="MEDLINE" Owner="NLM">
+    <PMID Version="1">31535829</PMID>
+    <Article PubModel="Print-Electronic">
+      <Journal><Title>The New England journal of medicine</Title>
+        <JournalIssue><PubDate><Year>2019</Year><Month>Nov</Month></PubDate></JournalIssue></Journal>
+      <ArticleTitle>Dapagliflozin in Patients with Heart Failure and Reduced Ejection Fraction.</ArticleTitle>
+      <ELocationID EIdType="doi" ValidYN="Y">10.1056/NEJMoa1911303</ELocationID>
+      <Abstract>
+        <AbstractText Label="BACKGROUND" NlmCategory="BACKGROUND">In patients with type 2 diabetes, inhibitors of sodium-glucose cotransporter 2 (SGLT2) reduce the risk of a first hospitalization for heart failure.</AbstractText>
+        <AbstractText Label="RESULTS" NlmCategory="RESULTS">The primary outcome occurred in 386 of 2373 patients (16.3%) in the dapagliflozin group (hazard ratio, 0.74; 95% CI, 0.65 to 0.85; <i>P</i>&lt;0.001).</AbstractText>
+      </Abstract>
+      <AuthorList><Author><LastName>McMurray</LastName><ForeName>John J V</ForeName></Author>
+        <Author><CollectiveName>DAPA-HF Trial Committees and Investigators</CollectiveName></Author></AuthorList>
+      <PublicationTypeList><PublicationType UI="D016449">Randomized Controlled Trial</PublicationType></PublicationTypeList>
+    </Article>
+    <MeshHeadingList><MeshHeading><DescriptorName UI="D006333">Heart Failure</DescriptorName></MeshHeading></MeshHeadingList>
+    <CommentsCorrectionsList><CommentsCorrections RefType="RetractionIn"><RefSource>N Engl J Med. 2099</RefSource></CommentsCorrections></CommentsCorrectionsList>
+  </MedlineCitation>
+</PubmedArticle>
+<PubmedArticle><MedlineCitation><PMID>not-a-number</PMID></MedlineCitation></PubmedArticle>
+</PubmedArticleSet>
+"""
+
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<PubmedArticleSet>&lol3;</PubmedArticleSet>
+"""
+
+EXTERNAL_ENTITY = """<?xml version="1.0"?>
+<!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>1</PMID><Article>
+<ArticleTitle>&xxe;</ArticleTitle></Article></MedlineCitation></PubmedArticle></PubmedArticleSet>
+"""
+
+
+def test_pubmed_xml_with_doctype_keeps_clinical_metadata(tmp_path):
+    path = tmp_path / "pubmed.xml"
+    path.write_text(PUBMED_XML)
+    loaded = load_pubmed_xml(path)
+    assert [d.doc_id for d in loaded.documents] == ["pubmed:31535829"]
+    doc = loaded.documents[0]
+    assert doc.title.startswith("Dapagliflozin in Patients")
+    assert (doc.journal, doc.year, doc.doi) == ("The New England journal of medicine", 2019,
+                                                "10.1056/nejmoa1911303")
+    assert doc.authors == ("McMurray John J V", "DAPA-HF Trial Committees and Investigators")
+    assert doc.publication_types == ("Randomized Controlled Trial",)
+    assert doc.mesh_terms == ("Heart Failure",)
+    assert doc.retracted is True
+    page = doc.pages[0]
+    assert [h.title for h in page.headings] == ["Title", "Background", "Results"]
+    results_at = page.text.index("RESULTS:")
+    assert page.section_at(results_at + 5) == "Results"
+    assert "P <0.001" in page.text or "P<0.001" in page.text  # inline <i> text kept
+    # The malformed second article is refused on its own, with a reason.
+    assert len(loaded.rejected) == 1 and "PMID" in loaded.rejected[0].message
+
+
+@pytest.mark.parametrize("payload", [BILLION_LAUGHS, EXTERNAL_ENTITY])
+def test_pubmed_xml_refuses_entity_attacks(tmp_path, payload):
+    path = tmp_path / "evil.xml"
+    path.write_text(payload)
+    with pytest.raises(SourceError) as err:
+        load_pubmed_xml(path)
+    assert err.value.category == "unsafe_xml"
+
+
+def test_sample_corpus_parses():
+    xml = Path(__file__).resolve().parent.parent / "data/sample/pubmed/demo_abstracts.xml"
+    loaded = load_pubmed_xml(xml)
+    assert len(loaded.documents) == 30 and not loaded.rejected
+    assert sum(d.retracted for d in loaded.documents) >= 1
+    assert all(d.year and d.journal and d.publication_types for d in loaded.documents)
+
+
+def test_pubmedqa_file_one_document_per_pmid_without_the_conclusion():
+    path = shared("pubmedqa", "pqal_train.json")
+    raw = json.loads(path.read_text())
+    loaded = load_benchmark_json(path)
+    assert len(loaded.documents) == len(raw) == 500
+    doc = loaded.documents[0]
+    record = raw[doc.pmid]
+    assert doc.doc_id == f"pubmed:{doc.pmid}"
+    assert record["LONG_ANSWER"] not in doc.pages[0].text
+    assert record["CONTEXTS"][0] in doc.pages[0].text
+    assert doc.extra["final_decision"] == record["final_decision"]
+
+
+def test_bioasq_golden_snippets_grouped_by_pmid():
+    path = shared("bioasq", "Task10BGoldenEnriched", "10B1_golden.json")
+    questions = json.loads(path.read_text())["questions"]
+    pmids = {s["document"].rsplit("/", 1)[-1] for q in questions for s in q["snippets"]}
+    loaded = load_benchmark_json(path)
+    assert {d.pmid for d in loaded.documents} == pmids
+    assert len({d.doc_id for d in loaded.documents}) == len(loaded.documents)
+    # Every gold snippet's text is inside one page of its document.
+    by_id = {d.pmid: d for d in loaded.documents}
+    for snippet in questions[0]["snippets"]:
+        doc = by_id[snippet["document"].rsplit("/", 1)[-1]]
+        assert any(" ".join(snippet["text"].split()) in p.text for p in doc.pages)
+
+
+def test_jsonl_refuses_bad_lines_and_keeps_good_ones(tmp_path):
+    path = tmp_path / "records.jsonl"
+    path.write_bytes(
+        b'{"id": "r1", "title": "Good", "text": "Aspirin lowers fever.", "year": 2020}\n'
+        b'{"id": "r2", "title": "Truncated", "text": "cut\n'
+        b'{"id": "r3", "text": "bad utf8 \xff\xfe here"}\n'
+        b'{"id": "r4", "title": "No text", "text": ""}\n'
+        b'{"id": "r5", "text": "Colchicine after myocardial infarction.", "trial": "COLCOT"}\n'
+    )
+    loaded = load_jsonl(path)
+    assert [d.doc_id for d in loaded.documents] == ["r1", "r5"]
+    assert loaded.documents[1].extra == {"trial": "COLCOT"}
+    assert [r.category for r in loaded.rejected] == ["invalid_json", "invalid_encoding", "no_text"]
+
+
+def test_markdown_headings_become_sections(tmp_path):
+    path = tmp_path / "notes.md"
+    path.write_text("# Sepsis bundle\n\nGive antibiotics early.\n\n## Fluids\n\n30 mL/kg crystalloid.\n")
+    doc = load_text(path).documents[0]
+    assert doc.title == "Sepsis bundle"
+    page = doc.pages[0]
+    assert page.section_at(page.text.index("30 mL")) == "Fluids"
+
+
+def test_text_file_that_is_not_utf8_is_refused(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("Fi\xe8vre".encode("latin-1"))
+    with pytest.raises(SourceError) as err:
+        load_text(path)
+    assert err.value.category == "invalid_encoding"
+
+
+def test_real_pdf_pages_title_doi_sections_and_ligatures():
+    path = shared("pdfs", "10.1128%2Fjb.00479-21.pdf")
+    doc = load_pdf(path).documents[0]
+    assert doc.doi == "10.1128/jb.00479-21"
+    assert doc.title.startswith("CsrA-Controlled Proteins Reveal New Dimensions")
+    assert [p.number for p in doc.pages] == list(range(1, 13))
+    text = " ".join(p.text for p in doc.pages)
+    assert "\ufb01" not in text and "identified" in text  # NFKC folded the "fi" ligature
+    sections = {h.title for p in doc.pages for h in p.headings}
+    assert {"Results", "Discussion", "References"} <= sections
+    assert all(p.extractor == "pypdf" for p in doc.pages)
+
+
+def test_pdf_fallback_extractor_recorded_when_pypdf_finds_no_text(tmp_path, monkeypatch):
+    source = shared("pdfs", "10.1128%2Fjb.00479-21.pdf")
+    original = pypdf.PageObject.extract_text
+
+    def flaky(self, *args, **kwargs):  # pypdf fails on page 2 of this file
+        if self.page_number == 1:
+            raise ValueError("broken content stream")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(pypdf.PageObject, "extract_text", flaky)
+    doc = load_pdf(source).documents[0]
+    assert doc.pages[1].extractor == "pypdfium2" and len(doc.pages[1].text) > 500
+    assert doc.pages[0].extractor == "pypdf"
+
+
+def test_encrypted_pdf_is_reported_as_encrypted(tmp_path):
+    writer = pypdf.PdfWriter(clone_from=str(shared("pdfs", "10.1128%2Fjb.00479-21.pdf")))
+    writer.encrypt(user_password="secret", owner_password="owner", algorithm="RC4-128")
+    path = tmp_path / "locked.pdf"
+    with path.open("wb") as handle:
+        writer.write(handle)
+    with pytest.raises(SourceError) as err:
+        load_pdf(path)
+    assert err.value.category == "encrypted"
+
+
+def test_truncated_and_fake_pdfs_are_parse_errors(tmp_path):
+    real = shared("pdfs", "10.1128%2Fjb.00479-21.pdf").read_bytes()
+    (tmp_path / "truncated.pdf").write_bytes(real[: len(real) // 50])
+    (tmp_path / "fake.pdf").write_bytes(b"<html>not a pdf</html>")
+    for name in ("truncated.pdf", "fake.pdf"):
+        with pytest.raises(SourceError) as err:
+            load_pdf(tmp_path / name)
+        assert err.value.category in ("parse_error", "no_text"), name
+
+
+def test_reflow_joins_lines_dehyphenates_and_marks_headings():
+    raw = ("2 Methods\nWe enrolled patients with chronic kid-\nney disease who were\n"
+           "treated with metformin for at least one year before the study.\nShort end.\n"
+           "3. Results\nLactic acidosis was rare.")
+    text, headings = reflow_page(raw)
+    assert "chronic kidney disease who were treated" in text
+    assert [h.title for h in headings] == ["2 Methods", "3 Results"]
+    assert text[headings[1].offset:].startswith("3. Results")
+    assert detect_heading("1 Department of Biology, Tufts University, Medford, MA") is None
+
+
+def test_loader_dispatch_refuses_unknown_types(tmp_path):
+    with pytest.raises(SourceError) as err:
+        loader_for(tmp_path / "slides.pptx")
+    assert err.value.category == "unsupported"
