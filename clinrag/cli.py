@@ -10,6 +10,8 @@ import sys
 
 _COMMANDS = {
     "ingest": ("ingest.cli", "build and maintain the literature index"),
+    "search": ("retriever.cli", "hybrid search with reranking over the index"),
+    "train": ("clinrag.train", "train clinrag's small models (reranker)"),
     "demo": ("clinrag.demo", "index the embedded demo corpus and show the result"),
 }
 

@@ -68,6 +68,32 @@ class IngestSettings(BaseModel):
     lock_wait_s: float = Field(0.0, ge=0, description="How long a second writer waits.")
 
 
+class RetrieveSettings(BaseModel):
+    """Hybrid search, fusion and reranking."""
+
+    k: int = Field(10, ge=1, le=1000, description="Hits returned.")
+    mode: Literal["dense", "bm25", "hybrid"] = Field("hybrid", description="Which retrievers run.")
+    depth: int = Field(100, ge=1, le=10000, description="Candidates taken from each retriever.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(1.0, ge=0, description="RRF weight of the dense run.")
+    bm25_weight: float = Field(1.0, ge=0, description="RRF weight of the BM25 run.")
+    rerank: bool = Field(True, description="Rerank fused candidates with the cross-encoder.")
+    rerank_top_n: int = Field(50, ge=1, le=1000, description="Fused candidates reranked.")
+    reranker: str = Field(
+        "default",
+        description="'default' = the trained adapter in data/models/reranker over the packaged "
+        "MiniLM; or any sentence-transformers CrossEncoder name or local path.",
+    )
+    rerank_batch_size: int = Field(32, ge=1, description="Pairs per reranker forward pass.")
+    rerank_max_length: int = Field(256, ge=32, le=512, description="Tokens per reranked pair.")
+    max_per_doc: int = Field(3, ge=1, description="At most this many hits from one document.")
+    max_query_chars: int = Field(2000, ge=10, description="Longer queries are refused.")
+    ann_threshold: int = Field(
+        50_000, ge=1, description="From this many chunks on, dense search uses HNSW (exact "
+        "flat search below)."
+    )
+
+
 class Settings(BaseSettings):
     """All of clinrag's settings."""
 
@@ -81,6 +107,7 @@ class Settings(BaseSettings):
     embed: EmbedSettings = EmbedSettings()
     sparse: SparseSettings = SparseSettings()
     ingest: IngestSettings = IngestSettings()
+    retrieve: RetrieveSettings = RetrieveSettings()
 
     @property
     def index_dir(self) -> Path:

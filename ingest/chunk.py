@@ -77,16 +77,20 @@ class Chunker:
         return pages, chunks
 
     def chunk_page(self, doc_id: str, pid: str, page: Page) -> Iterable[Chunk]:
-        cursor = 0
+        prev_start, prev_end = -1, 0
         seen: set[str] = set()
         for piece in self._splitter.split_text(page.text):
-            start = page.text.find(piece, cursor)
+            # Chunks come in page order and each one reaches past the previous one's end; in
+            # repetitive text the first match after the previous start would be too early.
+            start = page.text.find(piece, max(prev_start + 1, prev_end - len(piece) + 1))
+            if start < 0:
+                start = page.text.find(piece, prev_start + 1)
             if start < 0:
                 start = page.text.find(piece)
             if start < 0 or not piece.strip():
                 continue  # cannot happen with strip-only splitting; never emit a wrong span
             end = start + len(piece)
-            cursor = start + 1
+            prev_start, prev_end = start, max(prev_end, end)
             cid = chunk_id(doc_id, pid, start, end, piece)
             if cid in seen:
                 continue

@@ -46,3 +46,15 @@ def _isolated_config(monkeypatch, tmp_path):
         if key.startswith("CLINRAG_") and key != "CLINRAG_SHARED_DATA":
             monkeypatch.delenv(key)
     monkeypatch.setenv("CLINRAG_CONFIG", str(tmp_path / "no-such-clinrag.toml"))
+
+
+@pytest.fixture(scope="session")
+def bioasq_index(tmp_path_factory, embedder):
+    """One real BioASQ golden file (10B1) ingested once: (settings, path, report)."""
+    from ingest.pipeline import run
+
+    path = shared("bioasq", "Task10BGoldenEnriched", "10B1_golden.json")
+    root = tmp_path_factory.mktemp("bioasq10b1")
+    settings = load_settings({"home": root, "index": root / "index"})
+    report = run([path], settings, embedder=embedder)
+    return settings, path, report

@@ -198,12 +198,10 @@ def test_remove_by_path_and_by_document_id(tmp_path, make_settings, embedder):
     assert {Path(f.path).name for f in again.files if f.status == "ok"} == {"sglt2.txt"}
 
 
-def test_bioasq_golden_file_ingests_one_document_per_pmid(tmp_path, make_settings, embedder):
-    path = shared("bioasq", "Task10BGoldenEnriched", "10B1_golden.json")
+def test_bioasq_golden_file_ingests_one_document_per_pmid(bioasq_index, embedder):
+    settings, path, report = bioasq_index
     questions = json.loads(path.read_text())["questions"]
     pmids = {s["document"].rsplit("/", 1)[-1] for q in questions for s in q["snippets"]}
-    settings = make_settings()
-    report = run([path], settings, embedder=embedder)
     generation = IndexStore(settings.index_dir).open()
     assert {d.pmid for d in generation.documents.values()} == pmids
     assert report.exit_code == EXIT_OK

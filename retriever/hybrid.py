@@ -1,0 +1,235 @@
+"""The retriever: filters -> dense + BM25 -> reciprocal rank fusion -> cross-encoder -> cap.
+
+``Retriever.open(settings)`` loads one index generation, the query embedder and the reranker
+once; ``search`` is then pure computation over them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from clinrag.models import model_revision
+from clinrag.settings import ChunkSettings, RetrieveSettings, Settings
+from ingest.chunk import index_text
+from ingest.errors import IndexMismatch
+from ingest.store import Generation, IndexStore
+from ingest.tokenize import TokenizerConfig
+from retriever.bm25 import BM25Engine
+from retriever.dense import DenseSearcher
+from retriever.fusion import rrf
+from retriever.types import Filters, Hit, Mode
+
+log = logging.getLogger(__name__)
+
+
+class QueryError(ValueError):
+    """The query itself is unusable (empty, too long)."""
+
+
+@dataclass
+class SearchTrace:
+    """Per-stage timings and candidate counts of the last search (for benches and logs)."""
+
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    candidates: dict[str, int] = field(default_factory=dict)
+
+
+class Retriever:
+    def __init__(self, generation: Generation, settings: Settings, embedder, reranker=None):
+        check_embedder(generation, settings)
+        self.generation = generation
+        self.settings = settings
+        self.config: RetrieveSettings = settings.retrieve
+        self.embedder = embedder
+        self.reranker = reranker
+        sparse = generation.manifest["sparse"]
+        self.bm25 = BM25Engine(generation.sparse, TokenizerConfig(sparse["stopwords"],
+                                                                  sparse["stem"]))
+        self.dense = DenseSearcher(generation.dense, self.config.ann_threshold,
+                                   use_gpu=embedder is not None and embedder.device == "cuda")
+        chunks = generation.chunks
+        docs = [generation.documents[c.doc_id] for c in chunks]
+        self._row_ids = np.array([c.row_id for c in chunks], dtype=np.int64)
+        self._position = generation.row_position
+        self._years = np.array([d.year if d.year is not None else -1 for d in docs])
+        self._docs = docs
+        self.trace = SearchTrace()
+
+    @classmethod
+    def open(cls, settings: Settings, *, embedder=None, reranker="auto") -> Retriever:
+        """Open the current generation; ``reranker``: "auto" (load if enabled), None, or one."""
+        generation = IndexStore(settings.index_dir).open()
+        if embedder is None:
+            from ingest.embed import Embedder
+
+            embedder = Embedder(settings.embed)
+        if reranker == "auto":
+            reranker = load_reranker(settings) if settings.retrieve.rerank else None
+        return cls(generation, settings, embedder, reranker)
+
+    # -- search ----------------------------------------------------------------------------
+    def search(self, query: str, k: int | None = None, *, mode: Mode | None = None,
+               rerank: bool | None = None, filters: Filters = Filters()) -> list[Hit]:
+        query = " ".join(str(query).split())
+        if not query:
+            raise QueryError("empty query")
+        if len(query) > self.config.max_query_chars:
+            raise QueryError(f"query is {len(query)} characters; the limit is "
+                             f"{self.config.max_query_chars}")
+        k = k or self.config.k
+        mode = mode or self.config.mode
+        rerank = self.config.rerank if rerank is None else rerank
+        if rerank and self.reranker is None:
+            raise QueryError("reranking was requested but no reranker is loaded")
+        trace = SearchTrace()
+        depth = max(self.config.depth, k)
+        mask = self._mask(filters) if filters.active else None
+        runs: list[list[int]] = []
+        weights: list[float] = []
+        scores: dict[str, dict[int, float]] = {"dense": {}, "bm25": {}}
+
+        if mode in ("dense", "hybrid"):
+            t = time.perf_counter()
+            vector = self.embedder.encode([query])[0]
+            trace.timings_ms["embed"] = _ms(t)
+            t = time.perf_counter()
+            allowed = self._row_ids[mask] if mask is not None else None
+            row_ids, sims = self.dense.search(vector, depth, allowed)
+            positions = [self._position[int(r)] for r in row_ids]
+            scores["dense"] = dict(zip(positions, map(float, sims)))
+            runs.append(positions)
+            weights.append(self.config.dense_weight)
+            trace.timings_ms["dense"] = _ms(t)
+        if mode in ("bm25", "hybrid"):
+            t = time.perf_counter()
+            positions, bm25_scores = self.bm25.search(query, depth, mask)
+            scores["bm25"] = dict(zip(map(int, positions), map(float, bm25_scores)))
+            runs.append([int(p) for p in positions])
+            weights.append(self.config.bm25_weight)
+            trace.timings_ms["bm25"] = _ms(t)
+        t = time.perf_counter()
+        fused = rrf(runs, k=self.config.rrf_k, weights=weights)
+        trace.timings_ms["fuse"] = _ms(t)
+        trace.candidates = {"dense": len(scores["dense"]), "bm25": len(scores["bm25"]),
+                            "fused": len(fused)}
+
+        ranked: list[tuple[int, float, dict[str, float]]] = []
+        for position, fused_score in fused:
+            stage = {"rrf": fused_score}
+            if position in scores["dense"]:
+                stage["dense"] = scores["dense"][position]
+            if position in scores["bm25"]:
+                stage["bm25"] = scores["bm25"][position]
+            ranked.append((position, fused_score, stage))
+        if rerank and ranked:
+            t = time.perf_counter()
+            head = ranked[: self.config.rerank_top_n]
+            passages = [self._passage(p) for p, _, _ in head]
+            ce = self.reranker.score(query, passages)
+            for (_, _, stage), value in zip(head, ce):
+                stage["rerank"] = float(value)
+            order = sorted(range(len(head)), key=lambda i: (-float(ce[i]), i))
+            tail = ranked[len(head):]
+            # Candidates past rerank_top_n keep their fused order, scored below every
+            # reranked one, so recall at large k is not lost by reranking.
+            floor = float(ce.min()) - 1.0 if len(ce) else 0.0
+            ranked = [(head[i][0], float(ce[i]), head[i][2]) for i in order] + [
+                (p, floor - i / max(1, len(tail)), stage) for i, (p, _, stage) in enumerate(tail)]
+            trace.timings_ms["rerank"] = _ms(t)
+        hits = self._cap_and_build(ranked, k)
+        self.trace = trace
+        return hits
+
+    def passage_of(self, chunk_id: str) -> str:
+        """The text the reranker sees for a chunk (title-prefixed like the index text)."""
+        if not hasattr(self, "_chunk_position"):
+            self._chunk_position = {c.chunk_id: i for i, c in enumerate(self.generation.chunks)}
+        return self._passage(self._chunk_position[chunk_id])
+
+    def _passage(self, position: int) -> str:
+        return self._passage_text(self.generation, position)
+
+    @staticmethod
+    def _passage_text(generation: Generation, position: int) -> str:
+        """The chunk as it was embedded and BM25-indexed (title-prefixed if the index was)."""
+        chunk = generation.chunks[position]
+        prefix = bool(generation.manifest["chunker"].get("prefix_title", True))
+        title = generation.documents[chunk.doc_id].title if prefix else ""
+        return index_text(chunk, title, ChunkSettings(prefix_title=prefix))
+
+    def _cap_and_build(self, ranked, k: int) -> list[Hit]:
+        per_doc: dict[str, int] = {}
+        hits: list[Hit] = []
+        for position, score, stage in ranked:
+            chunk = self.generation.chunks[position]
+            if per_doc.get(chunk.doc_id, 0) >= self.config.max_per_doc:
+                continue
+            per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
+            doc = self._docs[position]
+            hits.append(Hit(
+                rank=len(hits) + 1, chunk_id=chunk.chunk_id, doc_id=chunk.doc_id,
+                title=doc.title, text=chunk.text, page_number=chunk.page_number,
+                section=chunk.section, start=chunk.start, end=chunk.end, score=float(score),
+                scores=stage, source=doc.source, year=doc.year, journal=doc.journal,
+                pmid=doc.pmid, doi=doc.doi, publication_types=doc.publication_types,
+                retracted=doc.retracted,
+            ))
+            if len(hits) == k:
+                break
+        return hits
+
+    def _mask(self, filters: Filters) -> np.ndarray:
+        n = len(self._docs)
+        mask = np.ones(n, dtype=bool)
+        if filters.year_min is not None:
+            mask &= self._years >= filters.year_min
+        if filters.year_max is not None:
+            mask &= (self._years <= filters.year_max) & (self._years >= 0)
+        if filters.sources:
+            wanted = set(filters.sources)
+            mask &= np.fromiter((d.source in wanted for d in self._docs), bool, n)
+        if filters.publication_types:
+            wanted = {t.lower() for t in filters.publication_types}
+            mask &= np.fromiter((any(t.lower() in wanted for t in d.publication_types)
+                                 for d in self._docs), bool, n)
+        if filters.doc_ids:
+            wanted = set(filters.doc_ids)
+            mask &= np.fromiter((d.doc_id in wanted for d in self._docs), bool, n)
+        if filters.exclude_retracted:
+            mask &= np.fromiter((not d.retracted for d in self._docs), bool, n)
+        return mask
+
+    def as_langchain_retriever(self, **search_kwargs):
+        from retriever.langchain import ClinragLangChainRetriever
+
+        return ClinragLangChainRetriever(retriever=self, search_kwargs=search_kwargs)
+
+
+def check_embedder(generation: Generation, settings: Settings) -> None:
+    """The query embedder must be the one the index was built with."""
+    built = generation.manifest["embedder"]
+    wanted = {"name": settings.embed.model, "revision": model_revision(settings.embed.model)}
+    if (built["name"], built["revision"]) != (wanted["name"], wanted["revision"]):
+        raise IndexMismatch(
+            f"index {generation.name} was embedded with {built['name']} ({built['revision']}) "
+            f"but queries would use {wanted['name']} ({wanted['revision']}); searching would "
+            "return wrong results. Use the same embedder or rebuild the index (ingest run "
+            "--rebuild).")
+
+
+def load_reranker(settings: Settings):
+    from retriever.rerank import CrossEncoderReranker
+
+    cfg = settings.retrieve
+    return CrossEncoderReranker(cfg.reranker, models_dir=settings.models_dir,
+                                device=settings.embed.device, precision=settings.embed.precision,
+                                max_length=cfg.rerank_max_length,
+                                batch_size=cfg.rerank_batch_size)
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 3)
