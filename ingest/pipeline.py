@@ -228,8 +228,9 @@ def _parse_and_chunk(todo: list[Candidate], settings: Settings, excluded: set[st
                 if not chunks:
                     continue
                 doc_ids.append(document.doc_id)
-                incoming.documents[document.doc_id] = DocumentMeta.from_json(
-                    document.metadata_json())
+                incoming.documents[document.doc_id] = _preferred(
+                    incoming.documents.get(document.doc_id),
+                    DocumentMeta.from_json(document.metadata_json()))
                 for ref in pages:
                     incoming.pages[ref.page_id] = ref
                 for chunk in chunks:
@@ -256,6 +257,16 @@ def _parse_and_chunk(todo: list[Candidate], settings: Settings, excluded: set[st
     timings["chunk"] += chunk_time
     timings["parse"] += time.perf_counter() - t_parse - chunk_time
     return incoming
+
+
+def _preferred(old: DocumentMeta | None, new: DocumentMeta) -> DocumentMeta:
+    """The same document from two files (e.g. one PMID in several BioASQ files): keep the
+    metadata with a real title, independent of which parser finished first. The title is
+    embedded with every chunk, so this choice must not depend on timing."""
+    if old is None:
+        return new
+    placeholder = lambda m: m.title.startswith(("PubMed ", "pdf:")) or not m.title  # noqa: E731
+    return min((old, new), key=lambda m: (placeholder(m), -len(m.title), m.title))
 
 
 def _fail(incoming: _Incoming, report: RunReport, cand: Candidate, category: str, message: str,

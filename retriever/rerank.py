@@ -48,6 +48,9 @@ class CrossEncoderReranker:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
+        # The base checkpoint has no classifier head (the adapter brings it): silence the
+        # "newly initialized" warning that would otherwise alarm users at every start.
+        hf_logging.set_verbosity_error()
         self.device = pick_device(device)
         self.precision = pick_precision(precision, self.device)
         self.max_length = max_length
