@@ -55,6 +55,7 @@ class Retriever:
         docs = [generation.documents[c.doc_id] for c in chunks]
         self._row_ids = np.array([c.row_id for c in chunks], dtype=np.int64)
         self._position = generation.row_position
+        self._chunk_position = {c.chunk_id: i for i, c in enumerate(chunks)}
         self._years = np.array([d.year if d.year is not None else -1 for d in docs])
         self._docs = docs
         self.trace = SearchTrace()
@@ -146,8 +147,6 @@ class Retriever:
 
     def passage_of(self, chunk_id: str) -> str:
         """The text the reranker sees for a chunk (title-prefixed like the index text)."""
-        if not hasattr(self, "_chunk_position"):
-            self._chunk_position = {c.chunk_id: i for i, c in enumerate(self.generation.chunks)}
         return self._passage(self._chunk_position[chunk_id])
 
     def _passage(self, position: int) -> str:

@@ -125,7 +125,7 @@ def train(settings: Settings, data: Path, out: Path, config: TrainConfig) -> dic
             0.0, (config.max_steps - s) / max(1, config.max_steps - warmup)) if s >= warmup
         else (s + 1) / warmup)
 
-    def score_pairs(query: str, passages: list[str], grad: bool) -> torch.Tensor:
+    def score_pairs(query: str, passages: list[str]) -> torch.Tensor:
         batch = tokenizer([query] * len(passages), passages, truncation="longest_first",
                           max_length=config.max_length, padding=True, return_tensors="pt")
         with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -145,7 +145,7 @@ def train(settings: Settings, data: Path, out: Path, config: TrainConfig) -> dic
                 scores = []
                 for i in range(0, len(passages), 32):
                     part = passages[i:i + 32]
-                    scores.extend(score_pairs(query, [p for _, p, _ in part], False).tolist())
+                    scores.extend(score_pairs(query, [p for _, p, _ in part]).tolist())
                 run_after[qid] = {cid: s for (cid, _, _), s in zip(passages, scores)}
         model.train()
         metrics = ["ndcg@10", "mrr@10"]
@@ -175,7 +175,7 @@ def train(settings: Settings, data: Path, out: Path, config: TrainConfig) -> dic
             ex = rng.choice(train_examples)
             negs = rng.sample(ex.negatives, min(len(ex.negatives), config.group_size - 1))
             passages = [rng.choice(ex.positives)] + negs
-            group_logits.append(score_pairs(ex.query, passages, True))
+            group_logits.append(score_pairs(ex.query, passages))
         loss = sum(torch.nn.functional.cross_entropy(g.unsqueeze(0), torch.zeros(1, dtype=torch.long))
                    for g in group_logits) / len(group_logits)
         loss.backward()

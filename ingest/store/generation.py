@@ -164,8 +164,6 @@ class IndexStore:
         path = path or self.generations_dir / name
         try:
             manifest = json.loads((path / "manifest.json").read_text("utf-8"))
-        except FileNotFoundError:
-            raise
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise IndexCorrupt(f"{name}/manifest.json is not valid JSON: {exc}") from exc
         if manifest.get("format") != FORMAT_VERSION:
