@@ -8,7 +8,9 @@ documents. Rankings are per document (one hit per document), metrics by ranx.
     python bench/retrieval.py [--data ../shared/data/bioasq] [--index data/cache/bioasq_index]
 
 Writes bench/results/retrieval.{json,md}; `--update-baselines` also rewrites
-bench/baselines/retrieval.json, which tests/test_baselines.py checks for regressions.
+bench/baselines/retrieval.json; `--check` compares the run with it and exits 1 on a regression
+beyond its tolerance (the full split is too slow for CI: CI checks a 20-question BioASQ subset
+against tests/data/eval/expected_bioasq10b1_20.json instead).
 """
 
 from __future__ import annotations
@@ -138,6 +140,8 @@ def main() -> int:
     parser.add_argument("--no-tokenizers", action="store_true")
     parser.add_argument("--out", type=Path, default=REPO / "bench/results")
     parser.add_argument("--update-baselines", action="store_true")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 if a metric fell below bench/baselines/retrieval.json")
     args = parser.parse_args()
     if not args.data.exists():
         print(f"BioASQ data not found at {args.data}", file=sys.stderr)
@@ -159,7 +163,21 @@ def main() -> int:
             "expected": {"hybrid >= best single (ndcg@10)": True,
                          "hybrid+rerank > hybrid (ndcg@10)": True},
         }, indent=1))
+    if args.check:
+        return check_baselines(result, REPO / "bench/baselines/retrieval.json")
     return 0
+
+
+def check_baselines(result: dict, path: Path) -> int:
+    """Every metric of every system within the tolerance of (or above) the stored baseline."""
+    baseline = json.loads(path.read_text())
+    failures = [
+        f"{system} {metric}: {result['metrics'][system][metric]:.4f} < baseline {value:.4f}"
+        for system, figures in baseline["metrics"].items() if system in result["metrics"]
+        for metric, value in figures.items()
+        if result["metrics"][system][metric] < value - baseline["tolerance"]]
+    print("\n".join(failures) or f"no regression against {path}")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -11,8 +11,13 @@ import sys
 _COMMANDS = {
     "ingest": ("ingest.cli", "build and maintain the literature index"),
     "search": ("retriever.cli", "hybrid search with reranking over the index"),
-    "train": ("clinrag.train", "train clinrag's small models (reranker)"),
+    "ask": ("generator.cli", "a grounded answer with verified citations"),
+    "train": ("clinrag.train", "train clinrag's small models (reranker, verdict, support, generator)"),
     "demo": ("clinrag.demo", "index the embedded demo corpus and show the result"),
+    "models": ("generator.smollm2", "convert the packaged generator weights once (models prepare)"),
+    "eval": ("eval.cli", "evaluate retrieval, answers and grounding on a benchmark"),
+    "serve": ("generator.server.cli", "HTTP API, OpenAI-compatible chat and web page"),
+    "keys": ("generator.server.keys_cli", "create, list and revoke API keys of the server"),
 }
 
 

@@ -94,6 +94,40 @@ class RetrieveSettings(BaseModel):
     )
 
 
+class AnswerSettings(BaseModel):
+    """Grounded answering: evidence shown, models used, verification and abstention."""
+
+    evidence_k: int = Field(5, ge=1, le=20, description="Retrieved passages numbered as evidence.")
+    generator: str = Field(
+        "default",
+        description="'default' = SmolLM2-135M-Instruct with clinrag's LoRA adapter; "
+        "'extractive' = quote supporting sentences only; or any local HF causal LM "
+        "name/path; or 'openai' = the OpenAI-compatible endpoint below.",
+    )
+    endpoint: str | None = Field(
+        None, description="Base URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp), "
+        "used when generator = 'openai', e.g. http://127.0.0.1:8000/v1.")
+    endpoint_model: str = Field("default", description="Model name sent to the endpoint.")
+    endpoint_api_key_env: str = Field(
+        "CLINRAG_LLM_API_KEY", description="Environment variable holding the endpoint's key.")
+    endpoint_timeout_s: float = Field(60.0, gt=0, description="Endpoint request timeout.")
+    max_new_tokens: int = Field(96, ge=8, le=1024, description="Generation length cap.")
+    max_sentences: int = Field(4, ge=1, le=8, description="Answer sentences kept at most.")
+    verify: bool = Field(True, description="Check every sentence against its cited passages.")
+    support_threshold: float = Field(
+        0.5, ge=0, le=1, description="A sentence is supported when the support model's "
+        "probability for each of its citations reaches this.")
+    abstain_threshold: float = Field(
+        0.3, ge=0, le=1, description="Abstain when the verdict model's probability of "
+        "'insufficient evidence' reaches this.")
+    min_evidence_score: float | None = Field(
+        0.0, description="Also abstain when the reranker's score of the best passage is "
+        "below this (reranker logit; the default reranker's value was tuned on PubMedQA "
+        "training questions, see docs). None = no such gate.")
+    verdict_model: str = Field("default", description="'default' = data/models/verdict, or a path.")
+    support_model: str = Field("default", description="'default' = data/models/support, or a path.")
+
+
 class Settings(BaseSettings):
     """All of clinrag's settings."""
 
@@ -108,6 +142,7 @@ class Settings(BaseSettings):
     sparse: SparseSettings = SparseSettings()
     ingest: IngestSettings = IngestSettings()
     retrieve: RetrieveSettings = RetrieveSettings()
+    answer: AnswerSettings = AnswerSettings()
 
     @property
     def index_dir(self) -> Path:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import importlib
 import sys
 
-_TRAINERS = {"reranker": "retriever.train_reranker"}
+_TRAINERS = {"reranker": "retriever.train_reranker",
+             "verdict": "generator.train_heads:main_verdict",
+             "support": "generator.train_heads:main_support",
+             "generator": "generator.train_generator"}
 
 
 def main(argv: list[str] | None = None, prog: str = "clinrag train") -> int:
@@ -13,5 +16,6 @@ def main(argv: list[str] | None = None, prog: str = "clinrag train") -> int:
     if not argv or argv[0] not in _TRAINERS:
         print(f"usage: {prog} {{{','.join(_TRAINERS)}}} [options]", file=sys.stderr)
         return 2
-    module = importlib.import_module(_TRAINERS[argv[0]])
-    return module.main(argv[1:], prog=f"{prog} {argv[0]}")
+    module_name, _, function = _TRAINERS[argv[0]].partition(":")
+    entry = getattr(importlib.import_module(module_name), function or "main")
+    return entry(argv[1:], prog=f"{prog} {argv[0]}")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from clinrag.settings import Settings, load_settings
-from ingest.errors import IndexCorrupt, IndexLocked, IndexMismatch, SourceError
+from ingest.errors import IndexError_, SourceError
 from ingest.report import EXIT_FATAL, EXIT_OK
 
 
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None, prog: str = "ingest") -> int:
             return _verify(args, settings)
         if args.command == "remove":
             return _remove(args, settings)
-    except (IndexLocked, IndexMismatch, IndexCorrupt, SourceError, FileNotFoundError) as exc:
+    except (IndexError_, SourceError, OSError) as exc:  # OSError: e.g. an unwritable --index
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_FATAL
     return EXIT_FATAL

@@ -31,3 +31,7 @@ class IndexMismatch(IndexError_):
 
 class IndexCorrupt(IndexError_):
     """A file of a generation fails its checksum or the counts disagree."""
+
+
+class IndexWriteFailed(IndexError_):
+    """Writing a new generation failed (disk full, I/O error); the previous one stays current."""

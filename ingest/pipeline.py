@@ -363,9 +363,14 @@ def _finish(store: IndexStore, report: RunReport) -> None:
     import json
 
     report.finished = _now()
-    store.root.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(store.root / "last_report.json",
-                      json.dumps(report.to_json(), indent=1, sort_keys=True))
+    try:
+        store.root.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(store.root / "last_report.json",
+                          json.dumps(report.to_json(), indent=1, sort_keys=True))
+    except OSError as exc:
+        # The generation is already committed (or unchanged); a full disk here must not turn
+        # a successful run into a failed one. The same report is inside the generation.
+        log.error("could not write %s/last_report.json: %s", store.root, exc)
 
 
 def _progress(total: int, desc: str, enabled: bool):

@@ -7,6 +7,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 
 from ingest.sources import is_supported
 from ingest.store.ledger import LedgerEntry
@@ -63,7 +64,11 @@ def expand_inputs(paths: list[Path]) -> tuple[list[Candidate], list[Skipped], li
                 if name.startswith("."):
                     continue
                 file_path = Path(folder) / name
-                resolved = file_path.resolve()
+                try:
+                    resolved = file_path.resolve()
+                except (OSError, RuntimeError) as exc:  # a symlink loop
+                    skipped.append(Skipped(file_path, "unreadable", f"cannot resolve: {exc}"))
+                    continue
                 if file_path.is_symlink() and not resolved.is_relative_to(root):
                     skipped.append(Skipped(file_path, "symlink_escape",
                                            f"symlink points outside {root}: refused"))
@@ -81,6 +86,11 @@ def _add(found: dict[Path, Candidate], skipped: list[Skipped], resolved: Path, s
         stat = resolved.stat()
     except OSError as exc:
         skipped.append(Skipped(shown, "unreadable", str(exc)))
+        return
+    if not S_ISREG(stat.st_mode):
+        # A FIFO or device named *.txt would block (or never end) when hashed or read.
+        skipped.append(Skipped(shown, "unsupported", "not a regular file (FIFO, device or "
+                               "socket): refused"))
         return
     found[resolved] = Candidate(resolved, stat.st_size, stat.st_mtime_ns)
 

@@ -20,6 +20,15 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--no-rerank", action="store_true", help="skip the cross-encoder")
     parser.add_argument("--reranker", help="CrossEncoder name or path instead of the default")
     parser.add_argument("--max-per-doc", type=int)
+    add_filter_args(parser)
+    parser.add_argument("--index", type=Path)
+    parser.add_argument("--home", type=Path)
+    parser.add_argument("--json", action="store_true")
+    return parser
+
+
+def add_filter_args(parser: argparse.ArgumentParser) -> None:
+    """The metadata filter flags shared by ``search`` and ``ask``."""
     parser.add_argument("--year-min", type=int)
     parser.add_argument("--year-max", type=int)
     parser.add_argument("--source", action="append", default=[],
@@ -28,10 +37,12 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                         help="publication type, e.g. 'Randomized Controlled Trial' (repeatable)")
     parser.add_argument("--doc", action="append", default=[], help="restrict to document ids")
     parser.add_argument("--exclude-retracted", action="store_true")
-    parser.add_argument("--index", type=Path)
-    parser.add_argument("--home", type=Path)
-    parser.add_argument("--json", action="store_true")
-    return parser
+
+
+def filters_from_args(args: argparse.Namespace) -> Filters:
+    return Filters(year_min=args.year_min, year_max=args.year_max,
+                   sources=tuple(args.source), publication_types=tuple(args.types),
+                   doc_ids=tuple(args.doc), exclude_retracted=args.exclude_retracted)
 
 
 def main(argv: list[str] | None = None, prog: str = "clinrag search") -> int:
@@ -45,9 +56,7 @@ def main(argv: list[str] | None = None, prog: str = "clinrag search") -> int:
                      "max_per_doc": args.max_per_doc,
                      "rerank": False if args.no_rerank else None},
     })
-    filters = Filters(year_min=args.year_min, year_max=args.year_max,
-                      sources=tuple(args.source), publication_types=tuple(args.types),
-                      doc_ids=tuple(args.doc), exclude_retracted=args.exclude_retracted)
+    filters = filters_from_args(args)
     try:
         retriever = Retriever.open(settings)
         hits = retriever.search(args.query, filters=filters)

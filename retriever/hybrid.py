@@ -74,7 +74,10 @@ class Retriever:
 
     # -- search ----------------------------------------------------------------------------
     def search(self, query: str, k: int | None = None, *, mode: Mode | None = None,
-               rerank: bool | None = None, filters: Filters = Filters()) -> list[Hit]:
+               rerank: bool | None = None, filters: Filters = Filters(),
+               query_vector: np.ndarray | None = None) -> list[Hit]:
+        """Top-``k`` hits; ``query_vector`` is the query's embedding when the caller already
+        has it (batch jobs embed all their queries in one pass)."""
         query = " ".join(str(query).split())
         if not query:
             raise QueryError("empty query")
@@ -95,7 +98,8 @@ class Retriever:
 
         if mode in ("dense", "hybrid"):
             t = time.perf_counter()
-            vector = self.embedder.encode([query])[0]
+            vector = (self.embedder.encode([query])[0] if query_vector is None
+                      else np.asarray(query_vector, dtype=np.float32))
             trace.timings_ms["embed"] = _ms(t)
             t = time.perf_counter()
             allowed = self._row_ids[mask] if mask is not None else None

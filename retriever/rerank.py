@@ -8,32 +8,24 @@ base at load. Any sentence-transformers CrossEncoder name or local path works in
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
+from clinrag.adapters import REPO_MODELS  # noqa: F401 - re-exported: where adapters ship
+from clinrag.adapters import AdapterUnavailable, default_adapter_path, load_sequence_classifier
 from clinrag.device import configure_cpu_threads, pick_device, pick_precision
-from clinrag.models import model_revision, resolve_model
 
 log = logging.getLogger(__name__)
-
-REPO_MODELS = Path(__file__).resolve().parent.parent / "data" / "models"
-ADAPTER_CONFIG = "clinrag_reranker.json"
 
 
 def default_reranker_path(models_dir: Path | None = None) -> Path:
     """The home's models folder if it holds a reranker, else the one shipped in the repo."""
-    for folder in filter(None, [models_dir, REPO_MODELS]):
-        if (folder / "reranker" / ADAPTER_CONFIG).exists():
-            return folder / "reranker"
-    return REPO_MODELS / "reranker"
+    return default_adapter_path("reranker", models_dir)
 
 
-class RerankerUnavailable(RuntimeError):
-    pass
+RerankerUnavailable = AdapterUnavailable
 
 
 class CrossEncoderReranker:
@@ -42,47 +34,19 @@ class CrossEncoderReranker:
     def __init__(self, spec: str | Path = "default", *, models_dir: Path | None = None,
                  device: str = "auto", precision: str = "auto", max_length: int = 256,
                  batch_size: int = 32):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
-        # The base checkpoint has no classifier head (the adapter brings it): silence the
-        # "newly initialized" warning that would otherwise alarm users at every start.
-        hf_logging.set_verbosity_error()
         self.device = pick_device(device)
         self.precision = pick_precision(precision, self.device)
         self.max_length = max_length
         self.batch_size = batch_size
         if self.device == "cpu":
             configure_cpu_threads()
-        path = default_reranker_path(models_dir) if spec == "default" else spec
-        adapter = Path(path) / ADAPTER_CONFIG
-        if adapter.exists():
-            config = json.loads(adapter.read_text())
-            base = resolve_model(config["base_model"])
-            if config.get("base_revision") and config["base_revision"] != model_revision(
-                    config["base_model"]):
-                raise RerankerUnavailable(
-                    f"reranker adapter {path} was trained on base weights "
-                    f"{config['base_revision']}, installed are {model_revision(config['base_model'])}")
-            from peft import PeftModel
-
-            model = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1)
-            model = PeftModel.from_pretrained(model, str(path)).merge_and_unload()
-            self.tokenizer = AutoTokenizer.from_pretrained(str(base))
-            self.name = f"clinrag-reranker:{config.get('version', '?')}"
-            self.max_length = int(config.get("max_length", max_length))
-        elif spec == "default":
-            raise RerankerUnavailable(
-                f"no trained reranker at {path}; run `clinrag train reranker` or pass --no-rerank")
-        else:
-            resolved = resolve_model(str(spec))
-            model = AutoModelForSequenceClassification.from_pretrained(str(resolved))
-            self.tokenizer = AutoTokenizer.from_pretrained(str(resolved))
-            self.name = str(spec)
-        self.model = model.to(self.device).eval()
+        loaded = load_sequence_classifier(spec, "reranker", num_labels=1, models_dir=models_dir)
+        self.tokenizer = loaded.tokenizer
+        self.name = loaded.name
+        self.max_length = int(loaded.config.get("max_length", max_length))
+        self.model = loaded.model.to(self.device).eval()
         self._torch = torch
 
     def score(self, query: str, passages: list[str]) -> np.ndarray:

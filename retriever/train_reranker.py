@@ -81,9 +81,10 @@ def mine(retriever, questions: list[Question], depth: int) -> tuple[list[Example
 
 def train(settings: Settings, data: Path, out: Path, config: TrainConfig) -> dict:
     import torch
-    from peft import LoraConfig, get_peft_model
     from ranx import Qrels, Run, evaluate
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
+
+    from clinrag.lora_training import adamw_with_warmup, adapter_state, lora_classifier
 
     from retriever.hybrid import Retriever
 
@@ -105,25 +106,13 @@ def train(settings: Settings, data: Path, out: Path, config: TrainConfig) -> dic
 
     base = resolve_model(config.base_model)
     tokenizer = AutoTokenizer.from_pretrained(str(base))
-    model = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1)
-    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
-                      lora_dropout=config.lora_dropout,
-                      target_modules=["query", "key", "value", "dense"],
-                      modules_to_save=["classifier", "pooler"])
-    model = get_peft_model(model, lora)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
-    decay = [p for n, p in model.named_parameters() if p.requires_grad and "bias" not in n
-             and "LayerNorm" not in n]
-    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and (
-        "bias" in n or "LayerNorm" in n)]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
-    warmup = max(1, int(config.warmup_ratio * config.max_steps))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(
-            0.0, (config.max_steps - s) / max(1, config.max_steps - warmup)) if s >= warmup
-        else (s + 1) / warmup)
+    model, trainable, total = lora_classifier(str(base), 1, r=config.lora_r,
+                                              alpha=config.lora_alpha,
+                                              dropout=config.lora_dropout)
+    optimizer, scheduler = adamw_with_warmup(model, lr=config.lr,
+                                             weight_decay=config.weight_decay,
+                                             warmup_ratio=config.warmup_ratio,
+                                             max_steps=config.max_steps)
 
     def score_pairs(query: str, passages: list[str]) -> torch.Tensor:
         batch = tokenizer([query] * len(passages), passages, truncation="longest_first",
@@ -159,8 +148,7 @@ def train(settings: Settings, data: Path, out: Path, config: TrainConfig) -> dic
     curve.append({"step": 0, "loss": None, **baseline})
     log.info("step 0: %s", baseline)
     best, best_step, bad_evals = baseline["rerank_ndcg@10"], 0, 0
-    best_state = {k: v.detach().clone() for k, v in model.state_dict().items() if "lora" in k
-                  or "modules_to_save" in k}
+    best_state = adapter_state(model)
     rng = random.Random(config.seed)
     model.train()
     losses = []
@@ -194,8 +182,7 @@ def train(settings: Settings, data: Path, out: Path, config: TrainConfig) -> dic
             print(json.dumps(point), flush=True)
             if metrics["rerank_ndcg@10"] > best:
                 best, best_step, bad_evals = metrics["rerank_ndcg@10"], step, 0
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()
-                              if "lora" in k or "modules_to_save" in k}
+                best_state = adapter_state(model)
             else:
                 bad_evals += 1
                 if bad_evals >= config.patience:

@@ -27,6 +27,9 @@ def load_jsonl(path: Path) -> Loaded:
                 loaded.documents.append(record_document(record))
             except json.JSONDecodeError as exc:
                 loaded.rejected.append(Rejected(f"line {number}", "invalid_json", exc.msg))
+            except RecursionError:  # one absurdly nested record must not cost the whole file
+                loaded.rejected.append(Rejected(f"line {number}", "parse_error",
+                                                "structure nested too deeply"))
             except SourceError as exc:
                 loaded.rejected.append(Rejected(f"line {number}", exc.category, exc.message))
     if not loaded.documents and not loaded.rejected:

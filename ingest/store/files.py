@@ -28,8 +28,8 @@ def fsync_file(path: Path) -> None:
 
 def write_json(path: Path, data: Any) -> None:
     with path.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1, sort_keys=True, ensure_ascii=False)
-        handle.write("\n")
+        # One write, not json.dump's one per token: fewer calls that can fail half-way.
+        handle.write(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
 
@@ -54,11 +54,15 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 def atomic_write_text(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` so that readers see the old or the new content only."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a failed write (disk full) must not leave litter behind
+        raise
     fsync_dir(path.parent)
 
 

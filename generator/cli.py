@@ -1,0 +1,94 @@
+"""``clinrag ask "question"``: a grounded, cited answer, printed readably or as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+from clinrag.settings import load_settings
+from generator.types import Answer
+from retriever.cli import add_filter_args, filters_from_args
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Answer a literature question with verified citations.")
+    parser.add_argument("question")
+    parser.add_argument("--k", type=int, help="passages used as evidence (default 5)")
+    parser.add_argument("--mode", choices=["dense", "bm25", "hybrid"])
+    parser.add_argument("--no-rerank", action="store_true", help="skip the cross-encoder")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="keep generated sentences unchecked (ablation; not for use)")
+    parser.add_argument("--generator",
+                        help="'default', 'extractive', 'openai', or a local causal LM path/name")
+    parser.add_argument("--endpoint", help="OpenAI-compatible base URL (with --generator openai)")
+    add_filter_args(parser)
+    parser.add_argument("--index", type=Path)
+    parser.add_argument("--home", type=Path)
+    parser.add_argument("--json", action="store_true")
+    return parser
+
+
+def render(answer: Answer, width: int = 96) -> str:
+    """The answer as a clinician reads it: verdict, cited sentences, sources, disclaimer."""
+    lines: list[str] = []
+    wrap = lambda text, indent="": textwrap.fill(  # noqa: E731
+        text, width, initial_indent=indent, subsequent_indent=indent)
+    if answer.abstained:
+        lines.append(wrap("No answer: the indexed literature does not answer this question "
+                          f"({answer.abstention_reason})."))
+        if answer.evidence:
+            lines += ["", "Closest evidence found:"]
+    else:
+        if answer.verdict is not None:
+            lines.append(f"Verdict: {answer.verdict.upper()} "
+                         f"(confidence {answer.confidence:.0%})")
+        for statement in answer.sentences:
+            marks = "".join(f"[{n}]" for n in statement.citations)
+            quote = '"' if statement.origin == "extractive" else ""
+            lines.append(wrap(f"{quote}{statement.text}{quote} {marks}"))
+        lines += ["", "Sources:"]
+    for source in answer.evidence:
+        facts = ", ".join(str(x) for x in (source.journal, source.year, source.study_type) if x)
+        flag = "  ** RETRACTED **" if source.retracted else ""
+        lines.append(wrap(f"[{source.n}] {source.title}{flag}", ""))
+        if facts:
+            lines.append(wrap(facts, "    "))
+        lines.append(wrap(source.locator(), "    "))
+        if answer.abstained:
+            lines.append(wrap(source.text[:240] + ("..." if len(source.text) > 240 else ""),
+                              "    "))
+    lines += ["", wrap(answer.disclaimer),
+              f"(index {answer.index_generation or 'empty'}; "
+              + ", ".join(f"{k} {v}" for k, v in answer.models.items()) + ")"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None, prog: str = "clinrag ask") -> int:
+    args = build_parser(prog).parse_args(argv)
+    from clinrag.adapters import AdapterUnavailable
+    from generator.answer import Answerer, QueryError
+    from generator.llm import GeneratorError
+    from ingest.errors import IndexCorrupt, IndexMismatch
+
+    settings = load_settings({
+        "home": args.home, "index": args.index,
+        "retrieve": {"mode": args.mode, "rerank": False if args.no_rerank else None},
+        "answer": {"evidence_k": args.k, "generator": args.generator,
+                   "endpoint": args.endpoint, "verify": False if args.no_verify else None},
+    })
+    try:
+        answer = Answerer.open(settings).answer(args.question, filters=filters_from_args(args))
+    except (QueryError, IndexMismatch, IndexCorrupt, AdapterUnavailable, GeneratorError,
+            FileNotFoundError) as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(answer.to_json(), indent=1) if args.json else render(answer))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

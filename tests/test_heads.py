@@ -1,0 +1,69 @@
+"""Pure parts of the verdict/support heads: calibration and training-data edits."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from generator.classifier import calibrated, expected_calibration_error, fit_temperature
+from generator.pubmedqa import PubMedQAFormatError, load_pubmedqa, record_split, split_records
+from generator.train_heads import perturb, sentences
+from tests.conftest import shared
+
+
+def test_temperature_scaling_recovers_an_overconfident_model():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 4000)
+    true_logits = rng.normal(0, 1, (4000, 3))
+    true_logits[np.arange(4000), labels] += 1.5
+    # Sample labels from the true probabilities, then make the model 3x overconfident.
+    probs = calibrated(true_logits)
+    sampled = np.array([rng.choice(3, p=p) for p in probs])
+    overconfident = true_logits * 3.0
+    t = fit_temperature(overconfident, sampled)
+    assert t == pytest.approx(3.0, rel=0.15)
+    before = expected_calibration_error(calibrated(overconfident), sampled)
+    after = expected_calibration_error(calibrated(overconfident, t), sampled)
+    assert after < before / 2
+
+
+def test_binary_calibration_is_a_sigmoid():
+    p = calibrated(np.array([[0.0], [2.0], [-2.0]]), 2.0)
+    assert p == pytest.approx([0.5, 1 / (1 + np.exp(-1)), 1 / (1 + np.exp(1))])
+
+
+def test_perturbed_sentences_change_meaning_markers():
+    rng = random.Random(0)
+    assert perturb("Mortality was not reduced in the treated group.", rng) in (
+        "Mortality was reduced in the treated group.",
+        "Mortality was not increased in the treated group.")
+    edited = perturb("The response rate was 45% after 12 weeks.", random.Random(1))
+    assert edited and edited != "The response rate was 45% after 12 weeks."
+    assert perturb("Heart failure", rng) is None
+    assert sentences("The first claim is stated here. The second claim follows it! Short.") \
+        == ["The first claim is stated here.", "The second claim follows it!"]
+
+
+def test_pubmedqa_split_is_stable_and_errors_name_the_record(tmp_path):
+    records = load_pubmedqa(shared("pubmedqa", "pqal_train.json"))
+    assert len(records) == 500
+    sizes = {name: len(split_records(records, name)) for name in ("train", "val", "test")}
+    assert sum(sizes.values()) == 500 and sizes["val"] >= 40 and sizes["test"] >= 40
+    assert record_split("10808977") == record_split("10808977")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"123": {"QUESTION": "q?", "CONTEXTS": ["c"]}}')
+    with pytest.raises(PubMedQAFormatError, match="123.*final_decision"):
+        load_pubmedqa(bad)
+
+
+def test_yes_no_question_detection_on_real_benchmarks():
+    from generator.verdict import is_yes_no_question
+    from retriever.bioasq import load_questions
+
+    records = load_pubmedqa(shared("pubmedqa", "pqal_train.json"))
+    assert sum(is_yes_no_question(r.question) for r in records) / len(records) >= 0.98
+    questions = load_questions(shared("bioasq"))
+    agree = sum(is_yes_no_question(q.body) == (q.qtype == "yesno") for q in questions)
+    assert agree / len(questions) >= 0.98      # measured 0.989 on 1983 questions
