@@ -74,8 +74,8 @@ def render_markdown(metrics: dict[str, Any], curves: dict[str, Any], meta: dict[
         f"- retrieval: mode {meta['mode']}, rerank {meta['rerank']}, depth {meta['depth']}; "
         f"answers: {'yes' if meta['answers'] else 'no (retrieval only)'}, "
         f"verify {meta['verify']}",
-        f"- models: " + ", ".join(f"{k} {v}" for k, v in meta.get("models", {}).items()),
-        f"- citation judge: " + (f"{judge['name']} {judge['version']} (support >= "
+        "- models: " + ", ".join(f"{k} {v}" for k, v in meta.get("models", {}).items()),
+        "- citation judge: " + (f"{judge['name']} {judge['version']} (support >= "
                                  f"{judge['threshold']})" if judge else "none"),
         f"- runtime {meta['runtime_s']} s; median per question (ms): "
         + ", ".join(f"{k} {v}" for k, v in meta.get("latency_ms_median", {}).items()),

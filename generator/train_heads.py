@@ -52,6 +52,7 @@ class HeadConfig:
     warmup_ratio: float = 0.06
     max_steps: int = 400
     init_from: str | None = "reranker"
+    class_weights: str = "balanced"  # or "none" (measured worse on validation, see docs)
     max_minutes: float = 15.0
     eval_every: int = 40
     patience: int = 4
@@ -275,11 +276,15 @@ def train_head(config: HeadConfig, mined: Mined, out: Path, data_info: dict) -> 
     if binary:
         loss_fn = torch.nn.BCEWithLogitsLoss(
             pos_weight=torch.tensor([counts[0] / max(1, counts[1])]))
-    else:
+    elif config.class_weights == "balanced":
         # Balanced class weights: "maybe" is rare, and macro-F1 counts it as much as "yes".
+        # They also push the verdict model towards "no"; without them, validation macro-F1
+        # fell from 0.431 to 0.395 (docs/answering.md), so they stay.
         weights = torch.tensor([len(mined.train) / (num_labels * max(1, counts[i]))
                                 for i in range(num_labels)], dtype=torch.float32)
         loss_fn = torch.nn.CrossEntropyLoss(weight=weights)
+    else:
+        loss_fn = torch.nn.CrossEntropyLoss()
 
     def forward(batch_pairs: list[Pair]):
         enc = tokenizer([p.a for p in batch_pairs], [p.b for p in batch_pairs],
@@ -462,6 +467,7 @@ def main(argv: list[str] | None = None, prog: str = "clinrag train verdict|suppo
     parser.add_argument("--max-steps", type=int, default=HeadConfig.max_steps)
     parser.add_argument("--eval-every", type=int, default=HeadConfig.eval_every)
     parser.add_argument("--seed", type=int, default=HeadConfig.seed)
+    parser.add_argument("--class-weights", choices=("none", "balanced"), default="balanced")
     parser.add_argument("--cold-start", action="store_true",
                         help="start from the plain base instead of the reranker's encoder")
     args = parser.parse_args(argv)
@@ -481,7 +487,8 @@ def main(argv: list[str] | None = None, prog: str = "clinrag train verdict|suppo
     config = HeadConfig(task=args.task, max_minutes=args.max_minutes, max_steps=args.max_steps,
                         eval_every=args.eval_every, seed=args.seed,
                         max_length=288 if args.task == "verdict" else 224,
-                        init_from=None if args.cold_start else "reranker")
+                        init_from=None if args.cold_start else "reranker",
+                        class_weights=args.class_weights)
     records, questions = load_pubmedqa(args.pubmedqa), load_questions(args.bioasq)
     t0 = time.monotonic()
     mine = mine_verdict if args.task == "verdict" else mine_support

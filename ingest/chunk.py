@@ -80,9 +80,20 @@ class Chunker:
         prev_start, prev_end = -1, 0
         seen: set[str] = set()
         for piece in self._splitter.split_text(page.text):
-            # Chunks come in page order and each one reaches past the previous one's end; in
-            # repetitive text the first match after the previous start would be too early.
-            start = page.text.find(piece, max(prev_start + 1, prev_end - len(piece) + 1))
+            # Chunks come in page order, each reaching past the previous one's end and starting
+            # no later than the first non-space character after it. In repetitive text several
+            # matches qualify: the last one is the splitter's (an earlier one would leave the
+            # page's tail uncovered, which a property test found).
+            limit = prev_end
+            while limit < len(page.text) and page.text[limit].isspace():
+                limit += 1
+            start = -1
+            match = page.text.find(piece, max(prev_start + 1, prev_end - len(piece) + 1))
+            while 0 <= match <= limit:
+                start = match
+                match = page.text.find(piece, match + 1)
+            if start < 0:
+                start = page.text.find(piece, max(prev_start + 1, prev_end - len(piece) + 1))
             if start < 0:
                 start = page.text.find(piece, prev_start + 1)
             if start < 0:

@@ -11,7 +11,6 @@ from hypothesis import given, settings as hsettings, strategies as st
 from rank_bm25 import BM25Okapi
 
 from clinrag.settings import load_settings
-from ingest.chunk import index_text
 from ingest.errors import IndexMismatch
 from ingest.pipeline import run
 from ingest.store import IndexStore
@@ -19,7 +18,7 @@ from ingest.tokenize import tokenize
 from retriever.fusion import rrf
 from retriever.hybrid import QueryError, Retriever
 from retriever.types import Filters
-from tests.conftest import SAMPLE, shared
+from tests.conftest import SAMPLE
 
 
 # -- fusion (pure) --------------------------------------------------------------------------
