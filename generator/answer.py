@@ -23,6 +23,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from clinrag.settings import Settings
 from generator.citations import extractive, parse_statements, says_no_answer, verify
@@ -96,7 +97,7 @@ class Answerer:
         )
         return cls(models, retriever)
 
-    def reopen(self, index_dir=None) -> Answerer:
+    def reopen(self, index_dir: Path | None = None) -> Answerer:
         """The same loaded models over the now-current generation of the index (or of
         another index folder, e.g. an evaluation corpus)."""
         from ingest.store import IndexStore
