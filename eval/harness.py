@@ -157,7 +157,7 @@ def evaluate(config: EvalConfig, settings: Settings, *, answerer=None,
     if config.answers and answerer is None and todo:
         answerer = _open_answerer(settings, retriever, config.setting)
     if judge == "auto":
-        judge = _open_judge(settings) if answerer is not None else None
+        judge = _open_judge(settings, answerer) if answerer is not None else None
     components = {
         "models": _models(retriever, answerer),
         "citation_judge": None if judge is None else {
@@ -324,7 +324,12 @@ def _open_answerer(settings: Settings, retriever, setting: str):
                            "retrieval metrics only") from exc
 
 
-def _open_judge(settings: Settings) -> Judge | None:
+def _open_judge(settings: Settings, answerer) -> Judge | None:
+    # The answerer already holds the support model the settings name: judge with it rather
+    # than loading the same weights twice (another answerer may not have one).
+    model = getattr(answerer, "support_model", None)
+    if model is not None:
+        return Judge(model.score, model.name, model.version, settings.answer.support_threshold)
     try:
         from generator.support import SupportModel
 

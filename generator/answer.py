@@ -111,6 +111,11 @@ class Answerer:
         return Answerer(self._m, retriever)
 
     @property
+    def support_model(self):
+        """The loaded support model (the evaluation reuses it as its citation judge)."""
+        return self._m.support
+
+    @property
     def generation_id(self) -> str:
         return self.retriever.generation.name if self.retriever is not None else ""
 

@@ -10,7 +10,6 @@ place, so an interrupted conversion never leaves a half-written checkpoint behin
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import logging
@@ -18,6 +17,8 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from ingest.store.files import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +46,6 @@ def gguf_path() -> Path:
     return path
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def checkpoint_dir(models_dir: Path) -> Path:
     return Path(models_dir) / BASE_NAME
 
@@ -69,7 +62,7 @@ def is_current(folder: Path, sha256: str) -> bool:
 def prepare(models_dir: Path, *, force: bool = False) -> Path:
     """The converted checkpoint folder, building it first when missing or stale."""
     source = gguf_path()
-    sha = file_sha256(source)
+    sha = sha256_file(source)
     target = checkpoint_dir(models_dir)
     if not force and is_current(target, sha):
         return target
