@@ -1,12 +1,13 @@
-"""How the answerer's two abstention signals trade false abstentions for missed ones.
+"""How the verdict model's P(insufficient) and the reranker's best score alone trade false
+abstentions for missed ones: the baseline the answerability gate replaced.
 
 For PubMedQA questions of one split, retrieve (hybrid + rerank) from the PubMedQA* index and
 score the top passages twice: as retrieved (the source abstract among them: answerable) and
 with the source abstract's passages removed (unanswerable). Records the verdict model's
 P(insufficient) and the reranker's best score, then prints the false-abstention and
-abstention rates of every (abstain_threshold, min_evidence_score) pair. The defaults in
-clinrag/settings.py were picked on the *train* split (false abstention <= 10%, then most
-abstention) and checked on validation; see docs/answering.md.
+abstention rates of every (abstain_threshold, min_evidence_score) pair. No pair reaches both
+targets (docs/answering.md); the gate fitted by `clinrag train answerability` does, and its
+own train/validation/test figures are in data/models/answerability/README.md.
 
     python bench/abstention_sweep.py train 150
     python bench/abstention_sweep.py val 56

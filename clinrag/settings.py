@@ -117,13 +117,18 @@ class AnswerSettings(BaseModel):
     support_threshold: float = Field(
         0.5, ge=0, le=1, description="A sentence is supported when the support model's "
         "probability for each of its citations reaches this.")
-    abstain_threshold: float = Field(
-        0.3, ge=0, le=1, description="Abstain when the verdict model's probability of "
-        "'insufficient evidence' reaches this.")
+    answerability_model: str = Field(
+        "default", description="Abstention gate: 'default' = data/models/answerability (fitted "
+        "by `clinrag train answerability`), a path to another gate, or 'none' = the verdict "
+        "model's P(insufficient) alone.")
+    abstain_threshold: float | None = Field(
+        None, ge=0, le=1, description="Abstain when P(unanswerable) reaches this: the "
+        "gate's probability, or without a gate the verdict model's P(insufficient). None = the "
+        "gate's own tuned threshold (0.3 without a gate).")
     min_evidence_score: float | None = Field(
-        0.0, description="Also abstain when the reranker's score of the best passage is "
-        "below this (reranker logit; the default reranker's value was tuned on PubMedQA "
-        "training questions, see docs). None = no such gate.")
+        None, description="Also abstain when the reranker's score of the best passage is "
+        "below this (reranker logit). None = no such gate; the answerability gate already "
+        "weighs how well the evidence matches.")
     verdict_model: str = Field("default", description="'default' = data/models/verdict, or a path.")
     support_model: str = Field("default", description="'default' = data/models/support, or a path.")
 

@@ -8,7 +8,8 @@ import sys
 _TRAINERS = {"reranker": "retriever.train_reranker",
              "verdict": "generator.train_heads:main_verdict",
              "support": "generator.train_heads:main_support",
-             "generator": "generator.train_generator"}
+             "generator": "generator.train_generator",
+             "answerability": "generator.train_answerability"}
 
 
 def main(argv: list[str] | None = None, prog: str = "clinrag train") -> int:

@@ -38,6 +38,10 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     run.add_argument("--no-verify", action="store_true", help="answerer skips verification")
     run.add_argument("--no-answer", action="store_true",
                      help="retrieval metrics only (no answerer)")
+    run.add_argument("--generator", metavar="NAME",
+                     help="answer writer for this run (settings' answer.generator): 'default' "
+                     "(SmolLM2 + adapter), 'extractive' (verified quotes, no language model: "
+                     "~3x faster on CPU), a local causal LM path, or 'openai'")
     run.add_argument("--depth", type=int, default=100, help="documents ranked per question")
     run.add_argument("--split", choices=["train", "val", "test"],
                      help="pubmedqa/bioasq: only questions of this split of clinrag's "
@@ -69,7 +73,7 @@ def main(argv: list[str] | None = None, prog: str = "clinrag eval") -> int:
     from eval.runfolder import RunFolderError
     from ingest.errors import IndexCorrupt, IndexMismatch
 
-    settings = load_settings({"home": args.home})
+    settings = load_settings({"home": args.home, "answer": {"generator": args.generator}})
     config = EvalConfig(
         benchmark=args.benchmark, data=args.data, setting=args.setting, limit=args.limit,
         out=args.out, index=args.index, extra_corpus=tuple(args.extra_corpus),

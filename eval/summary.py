@@ -82,6 +82,9 @@ def summarize(rows: list[dict[str, Any]], labels: tuple[str, ...] = ()) -> dict[
             metrics["macro_f1_ci"] = list(statistic_ci(len(yesno), lambda idx: macro_f1(
                 [preds[i] for i in idx], [golds[i] for i in idx], labels)))
         conf = np.array([_num(r.get("confidence"), -np.inf) for r in closed])
+        # An abstention's confidence is its P(unanswerable): it is the least willing answer,
+        # so it ranks after every answered question, the surest abstentions last.
+        conf = np.where(abstained, -1.0 - conf, conf)
         if np.isfinite(conf).any():
             metrics["aurc"] = aurc(conf, ok)
             metrics["aurc_ci"] = list(statistic_ci(len(closed), lambda idx: aurc(conf[idx],

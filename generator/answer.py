@@ -3,8 +3,10 @@
 The answer path stays grounded whatever the generator writes:
 
 1. the retriever picks the evidence (``answer.evidence_k`` passages, numbered 1..n);
-2. the verdict model reads the question and the top passages: its "insufficient" probability
-   decides abstention, and for yes/no questions it gives the verdict and its confidence;
+2. the verdict model reads the question and the top passages (for yes/no questions it gives
+   the verdict and its confidence); the answerability gate (generator/answerability.py) weighs
+   its P(insufficient) with how well the best passage matches the question and decides
+   abstention;
 3. the generator (a local causal LM, an OpenAI-compatible endpoint, or none) writes sentences
    with ``[n]`` citations;
 4. every sentence is checked by the support model against its cited passages; unsupported
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clinrag.settings import Settings
+from generator.answerability import AnswerabilityGate, AnswerabilitySignals, GateUnavailable
 from generator.citations import extractive, parse_statements, says_no_answer, verify
 from generator.study_type import study_type
 from generator.types import Answer, Source, Statement
@@ -50,6 +53,7 @@ class _Models:
     verdict: VerdictModel
     support: object
     generator: object | None
+    gate: AnswerabilityGate | None = None
 
 
 class Answerer:
@@ -89,7 +93,7 @@ class Answerer:
             log.warning("default generator unavailable, answers will be extractive: %s", exc)
             generator = None
         models = _Models(
-            settings=settings, embedder=embedder, reranker=reranker,
+            settings=settings, embedder=embedder, reranker=reranker, gate=_open_gate(settings),
             verdict=VerdictModel(answer.verdict_model, models_dir=settings.models_dir,
                                  device=settings.embed.device),
             support=SupportModel.open(settings),
@@ -141,8 +145,10 @@ class Answerer:
         t = time.perf_counter()
         if rerank is None:
             rerank = self.settings.retrieve.rerank and self.retriever.reranker is not None
+        # Embedded once: the dense search and the answerability gate both need it.
+        vector = self.retriever.embedder.encode([question])[0]
         hits = self.retriever.search(question, k or config.evidence_k, mode=mode,
-                                     rerank=rerank, filters=filters)
+                                     rerank=rerank, filters=filters, query_vector=vector)
         timings["retrieve"] = _ms(t)
         timings.update({f"retrieve.{key}": v for key, v in
                         self.retriever.trace.timings_ms.items()})
@@ -155,16 +161,19 @@ class Answerer:
         t = time.perf_counter()
         prediction = self._m.verdict.predict(question, [passages[s.n] for s in sources])
         timings["verdict"] = _ms(t)
-        if prediction.probs.get("insufficient", 0.0) >= config.abstain_threshold:
+        t = time.perf_counter()
+        answerability = self._answerability(question, sources, prediction, vector)
+        timings["answerability"] = _ms(t)
+        if answerability["p_unanswerable"] >= answerability["threshold"]:
             return self._abstain(question, sources, prediction,
                                  "the retrieved passages do not appear to answer the question",
-                                 timings, started)
+                                 timings, started, answerability=answerability)
         best = hits[0].scores.get("rerank")
         if config.min_evidence_score is not None and best is not None \
                 and best < config.min_evidence_score:
             return self._abstain(question, sources, prediction,
                                  "no retrieved passage is relevant enough to the question",
-                                 timings, started)
+                                 timings, started, answerability=answerability)
 
         statements: list[Statement] = []
         checks: dict[str, int] = {}
@@ -183,7 +192,7 @@ class Answerer:
         if not statements:
             return self._abstain(question, sources, prediction, "no sentence could be "
                                  "verified against the retrieved passages", timings, started,
-                                 checks)
+                                 checks, answerability)
 
         verdict, confidence = None, prediction.answerable
         if is_yes_no_question(question):
@@ -194,7 +203,27 @@ class Answerer:
                       verdict_probs=_rounded(prediction.probs), sentences=statements,
                       evidence=sources, abstained=False, abstention_reason=None,
                       index_generation=self.generation_id, models=self.models,
-                      timings_ms=timings, checks=checks)
+                      timings_ms=timings, checks=checks, answerability=answerability)
+
+    def _answerability(self, question: str, sources: list[Source],
+                       prediction: VerdictPrediction, vector) -> dict[str, float]:
+        """P(unanswerable), the threshold it is held to, and the signals behind it."""
+        config = self.settings.answer
+        p_insufficient = float(prediction.probs.get("insufficient", 0.0))
+        gate = self._m.gate
+        if gate is None:
+            threshold = 0.3 if config.abstain_threshold is None else config.abstain_threshold
+            return {"p_unanswerable": round(p_insufficient, 4), "threshold": threshold,
+                    "p_insufficient": round(p_insufficient, 4)}
+        coverage, similarity = self.retriever.evidence_match(
+            question, [s.chunk_id for s in sources], vector)
+        signals = AnswerabilitySignals(p_insufficient, coverage, similarity)
+        threshold = gate.threshold if config.abstain_threshold is None \
+            else config.abstain_threshold
+        return {"p_unanswerable": round(gate.p_unanswerable(signals), 4),
+                "threshold": round(threshold, 4),
+                **{key: round(value, 4) for key, value in zip(
+                    ("p_insufficient", "term_coverage", "similarity"), signals.vector())}}
 
     def _generate(self, question: str, sources: list[Source], passages: dict[int, str],
                   check: bool, timings: dict[str, float],
@@ -243,15 +272,18 @@ class Answerer:
     def _abstain(self, question: str, sources: list[Source],
                  prediction: VerdictPrediction | None, reason: str,
                  timings: dict[str, float], started: float,
-                 checks: dict[str, int] | None = None) -> Answer:
+                 checks: dict[str, int] | None = None,
+                 answerability: dict[str, float] | None = None) -> Answer:
         timings["total"] = _ms(started)
         probs = prediction.probs if prediction is not None else {"insufficient": 1.0}
         return Answer(question=question, verdict="insufficient",
-                      confidence=round(probs.get("insufficient", 1.0), 4),
+                      confidence=round(answerability["p_unanswerable"] if answerability
+                                       else probs.get("insufficient", 1.0), 4),
                       verdict_probs=_rounded(probs), sentences=[], evidence=sources,
                       abstained=True, abstention_reason=reason,
                       index_generation=self.generation_id, models=self.models,
-                      timings_ms=timings, checks=checks or {})
+                      timings_ms=timings, checks=checks or {},
+                      answerability=answerability or {})
 
     # -- helpers ---------------------------------------------------------------------------
     def _source(self, n: int, hit: Hit) -> Source:
@@ -279,10 +311,26 @@ class Answerer:
         versions = {"embedder": f"{self.settings.embed.model}@"
                                 f"{model_revision(self.settings.embed.model)}",
                     "verdict": m.verdict.name, "support": m.support.name,
-                    "generator": getattr(m.generator, "name", "extractive")}
+                    "generator": getattr(m.generator, "name", "extractive"),
+                    "answerability": m.gate.name if m.gate is not None else "none"}
         if m.reranker is not None:
             versions["reranker"] = m.reranker.name
         return versions
+
+
+def _open_gate(settings: Settings) -> AnswerabilityGate | None:
+    from generator.answerability import open_gate
+
+    try:
+        return open_gate(settings.answer.answerability_model, settings.models_dir,
+                         settings.embed.model)
+    except GateUnavailable as exc:
+        if settings.answer.answerability_model != "default":
+            raise
+        # Still safe without the gate, only more often wrong about what the index answers.
+        log.warning("answerability gate unavailable, abstaining on the verdict model's "
+                    "P(insufficient) alone: %s", exc)
+        return None
 
 
 def answer(question: str, settings: Settings | None = None, **kwargs) -> Answer:

@@ -72,6 +72,8 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     # What verification did: generated / verified sentences, dropped citation numbers, ...
     checks: dict[str, int] = field(default_factory=dict)
+    # Why the answer was given or withheld: P(unanswerable), its threshold, the signals.
+    answerability: dict[str, float] = field(default_factory=dict)
 
     def cited_chunk_ids(self) -> list[str]:
         by_n = {s.n: s.chunk_id for s in self.evidence}

@@ -17,7 +17,7 @@ from clinrag.settings import ChunkSettings, RetrieveSettings, Settings
 from ingest.chunk import index_text
 from ingest.errors import IndexMismatch
 from ingest.store import Generation, IndexStore
-from ingest.tokenize import TokenizerConfig
+from ingest.tokenize import TokenizerConfig, tokenize
 from retriever.bm25 import BM25Engine
 from retriever.dense import DenseSearcher
 from retriever.fusion import rrf
@@ -148,6 +148,36 @@ class Retriever:
         hits = self._cap_and_build(ranked, k)
         self.trace = trace
         return hits
+
+    def evidence_match(self, query: str, chunk_ids: list[str],
+                       query_vector: np.ndarray | None = None) -> tuple[float, float]:
+        """How well the best of these chunks matches the query, as (the largest IDF-weighted
+        share of the query's terms found in one chunk, the largest cosine similarity).
+
+        The answerer's abstention gate reads both (generator/answerability.py)."""
+        from generator.answerability import term_coverage
+
+        if not chunk_ids:
+            return 0.0, 0.0
+        bm25 = self.bm25
+        query_terms = tokenize(query, bm25.tokenizer)
+
+        def idf(term: str) -> float:
+            column = bm25.vocab.get(term)
+            return float(bm25.idf[column]) if column is not None else 0.0
+
+        coverage = max(term_coverage(query_terms, set(tokenize(self.passage_of(c),
+                                                               bm25.tokenizer)), idf)
+                       for c in chunk_ids)
+        vector = (self.embedder.encode([query])[0] if query_vector is None
+                  else np.asarray(query_vector, dtype=np.float32))
+        # The generation's own IndexIDMap2 (never the GPU or HNSW copy) gives stored vectors
+        # back by row id; they were normalised at ingest, so the inner product is a cosine.
+        index = self.generation.dense
+        rows = [self.generation.chunks[self._chunk_position[c]].row_id for c in chunk_ids]
+        stored = np.stack([index.reconstruct(int(r)) for r in rows])
+        similarity = float((stored @ vector.astype(np.float32)).max())
+        return coverage, similarity
 
     def passage_of(self, chunk_id: str) -> str:
         """The text the reranker sees for a chunk (title-prefixed like the index text)."""

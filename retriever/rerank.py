@@ -8,7 +8,10 @@ base at load. Any sentence-transformers CrossEncoder name or local path works in
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -29,11 +32,16 @@ RerankerUnavailable = AdapterUnavailable
 
 
 class CrossEncoderReranker:
-    """``score(query, passages) -> np.ndarray`` (higher = more relevant)."""
+    """``score(query, passages) -> np.ndarray`` (higher = more relevant).
+
+    Recent (query, passage) scores are remembered: the evaluation harness ranks documents and
+    then answers the same question (two searches, mostly the same candidates), and a doctor
+    often re-asks with a filter; the cross-encoder is by far the most expensive stage.
+    """
 
     def __init__(self, spec: str | Path = "default", *, models_dir: Path | None = None,
                  device: str = "auto", precision: str = "auto", max_length: int = 256,
-                 batch_size: int = 32):
+                 batch_size: int = 32, cache_size: int = 4096):
         import torch
 
         self.device = pick_device(device)
@@ -48,10 +56,34 @@ class CrossEncoderReranker:
         self.max_length = int(loaded.config.get("max_length", max_length))
         self.model = loaded.model.to(self.device).eval()
         self._torch = torch
+        self.cache_size = cache_size
+        self._cache: OrderedDict[bytes, float] = OrderedDict()
+        self._cache_lock = threading.Lock()  # the server answers on several threads
 
     def score(self, query: str, passages: list[str]) -> np.ndarray:
         if not passages:
             return np.zeros(0, dtype=np.float32)
+        keys = [_pair_key(query, p) for p in passages]
+        out = np.zeros(len(passages), dtype=np.float32)
+        todo = []
+        with self._cache_lock:
+            for i, key in enumerate(keys):
+                cached = self._cache.get(key)
+                if cached is None:
+                    todo.append(i)
+                else:
+                    out[i] = cached
+                    self._cache.move_to_end(key)
+        if todo:
+            out[todo] = self._forward(query, [passages[i] for i in todo])
+            with self._cache_lock:
+                for i in todo:
+                    self._cache[keys[i]] = float(out[i])
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        return out
+
+    def _forward(self, query: str, passages: list[str]) -> np.ndarray:
         torch = self._torch
         order = np.argsort([-len(p) for p in passages])  # similar lengths batch together
         out = np.zeros(len(passages), dtype=np.float32)
@@ -69,3 +101,8 @@ class CrossEncoderReranker:
         if self.precision != "bf16":
             return contextlib.nullcontext()
         return self._torch.autocast(device_type=self.device, dtype=self._torch.bfloat16)
+
+
+def _pair_key(query: str, passage: str) -> bytes:
+    # A digest, not the texts: 4096 cached pairs stay a few hundred kB.
+    return hashlib.blake2b(f"{query}\x00{passage}".encode(), digest_size=16).digest()

@@ -77,6 +77,7 @@ def test_model_cards_present_and_loaded_by_default(answerer):
         assert size < 20e6, f"{name} artefact is {size / 1e6:.1f} MB"
     assert answerer.models["verdict"].startswith("clinrag-verdict:")
     assert answerer.models["support"].startswith("clinrag-support:")
+    assert answerer.models["answerability"].startswith("clinrag-answerability:")
 
 
 def test_answer_on_the_demo_corpus_is_cited_and_readable(answerer):
@@ -85,6 +86,8 @@ def test_answer_on_the_demo_corpus_is_cited_and_readable(answerer):
     # A yes/no question gets a yes/no/maybe verdict; the small verdict model's accuracy is
     # measured in bench/answer.py, not asserted on one example.
     assert answer.verdict in ("yes", "no", "maybe") and 0 < answer.confidence <= 1
+    gate = answer.answerability
+    assert gate["p_unanswerable"] < gate["threshold"] and gate["term_coverage"] > 0.5
     assert sum(answer.verdict_probs.values()) == pytest.approx(1.0, abs=1e-3)
     assert answer.sentences and 1 <= len(answer.sentences) <= 4
     _assert_grounded(answer)
@@ -132,6 +135,21 @@ def test_abstains_when_the_literature_does_not_answer(answerer):
     assert answer.abstained and answer.verdict == "insufficient"
     assert answer.sentences == [] and answer.abstention_reason
     assert answer.evidence, "the closest evidence is still shown"
+    gate = answer.answerability
+    assert gate["p_unanswerable"] >= gate["threshold"] and answer.confidence == \
+        pytest.approx(gate["p_unanswerable"], abs=1e-4)
+
+
+def test_without_a_gate_the_verdict_probability_alone_decides(answerer):
+    config = answerer.settings.answer.model_copy(update={"answerability_model": "none"})
+    settings = answerer.settings.model_copy(update={"answer": config})
+    bare = Answerer(answerer._m.__class__(**{**answerer._m.__dict__, "gate": None,
+                                              "settings": settings}), answerer.retriever)
+    answer = bare.answer(QUESTION)
+    assert set(answer.answerability) == {"p_unanswerable", "threshold", "p_insufficient"}
+    assert answer.answerability["threshold"] == 0.3
+    assert answer.answerability["p_unanswerable"] == answer.answerability["p_insufficient"]
+    assert answer.abstained == (answer.answerability["p_insufficient"] >= 0.3)
 
 
 def test_abstains_on_an_empty_index_and_refuses_bad_questions(make_settings, answerer):

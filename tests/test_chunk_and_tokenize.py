@@ -76,3 +76,27 @@ def test_tokenizer_keeps_biomedical_names_and_numbers():
     assert "and" not in tokens and "in" not in tokens
     assert "and" in tokenize("and", TokenizerConfig(stopwords=False))
     assert tokenize("ﬁbrosis studies", TokenizerConfig(stem=True)) == ["fibrosis", "study"]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(texts, paragraphs, st.text(max_size=300)))
+def test_one_chunk_shortcut_gives_what_the_splitter_gives(chunker, text):
+    # Pages that fit skip the splitter; the chunks must be exactly the splitter's.
+    assert chunker._pieces(text) == chunker._splitter.split_text(text)
+
+
+def test_one_chunk_shortcut_on_the_demo_corpus(tokenizer):
+    from ingest.sources import is_supported, loader_for
+    from tests.conftest import SAMPLE
+
+    # At the default 200 tokens no demo page fits in one chunk; at 512 most abstracts do.
+    default = Chunker.for_tokenizer(ChunkSettings(size=512, overlap=40), tokenizer)
+    files = [p for p in sorted(SAMPLE.rglob("*")) if is_supported(p) and p.name != "README.md"]
+    pages = [page for path in files for doc in loader_for(path)(path).documents
+             for page in doc.pages]
+    assert len(pages) >= 33  # 30 abstracts and the PDF pages
+    fitting = 0
+    for page in pages:
+        fitting += default._count(page.text) <= default.settings.size
+        assert default._pieces(page.text) == default._splitter.split_text(page.text)
+    assert 0 < fitting < len(pages)  # both paths were exercised

@@ -201,6 +201,11 @@ def test_summary_of_rows_by_hand():
     assert m["factoid_strict"] == 1.0 and m["factoid_mrr"] == 1.0
     assert m["rouge1"] == 0.5
     assert m["aurc"] == pytest.approx((0 + 0.5 + 2 / 3) / 3)
+    # An abstention's confidence is how sure it is that nothing answers: however high, it
+    # ranks after every answered question on the risk-coverage curve.
+    sure_abstention = [{**r, "confidence": 0.99} if r["id"] == "c" else r for r in _rows()]
+    assert summarize(sure_abstention, ("yes", "no", "maybe"))["metrics"]["aurc"] == \
+        pytest.approx(m["aurc"])
     for key in ("accuracy", "macro_f1", "mrr", "ndcg@10", "abstention_rate", "citation_recall"):
         lo, hi = m[f"{key}_ci"]
         assert lo <= m[key] <= hi

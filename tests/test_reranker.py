@@ -40,6 +40,25 @@ def test_reranker_prefers_the_relevant_passage(reranker):
     assert scores.shape == (3,) and int(np.argmax(scores)) == 0
 
 
+def test_repeated_pairs_are_served_from_the_cache(reranker, monkeypatch):
+    query = "Does aspirin prevent colorectal adenoma recurrence?"
+    passages = ["Aspirin reduced adenoma recurrence in a randomized trial.",
+                "Statins lower LDL cholesterol.", "Colonoscopy intervals were surveyed."]
+    first = reranker.score(query, passages[:2])
+    forwarded = []
+    real_forward = reranker._forward
+    monkeypatch.setattr(reranker, "_forward",
+                        lambda q, ps: forwarded.append(list(ps)) or real_forward(q, ps))
+    again = reranker.score(query, passages)
+    # Only the new pair runs through the model; the cached ones come back unchanged.
+    assert forwarded == [[passages[2]]]
+    assert np.array_equal(again[:2], first)
+    assert again[2] == pytest.approx(float(real_forward(query, passages[2:])[0]), abs=1e-3)
+    # A different query is a different pair.
+    reranker.score("Do statins prevent adenomas?", passages[:1])
+    assert forwarded[-1] == [passages[0]]
+
+
 def test_reranker_reorders_real_bioasq_hits(bioasq_index, embedder, reranker):
     settings, path, _ = bioasq_index
     settings = settings.model_copy(update={"retrieve": settings.retrieve.model_copy(

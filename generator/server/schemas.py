@@ -112,6 +112,7 @@ class AnswerOut(BaseModel):
     models: dict[str, str]
     disclaimer: str
     timings_ms: dict[str, float]
+    answerability: dict[str, float] = {}
 
 
 class HitOut(BaseModel):
