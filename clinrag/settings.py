@@ -84,6 +84,12 @@ class RetrieveSettings(BaseModel):
         description="'default' = the trained adapter in data/models/reranker over the packaged "
         "MiniLM; or any sentence-transformers CrossEncoder name or local path.",
     )
+    rerank_fusion: bool = Field(
+        True, description="Order the reranked candidates by RRF of the fused order and the "
+        "reranker's order (false: by the reranker's order alone).")
+    rerank_fusion_weight: float = Field(
+        2.0, gt=0, description="The reranker's weight in that RRF (2.0: chosen on BioASQ "
+        "validation questions, bench/rerank_fusion.py).")
     rerank_batch_size: int = Field(32, ge=1, description="Pairs per reranker forward pass.")
     rerank_max_length: int = Field(256, ge=32, le=512, description="Tokens per reranked pair.")
     max_per_doc: int = Field(3, ge=1, description="At most this many hits from one document.")

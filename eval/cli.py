@@ -40,8 +40,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                      help="retrieval metrics only (no answerer)")
     run.add_argument("--generator", metavar="NAME",
                      help="answer writer for this run (settings' answer.generator): 'default' "
-                     "(SmolLM2 + adapter), 'extractive' (verified quotes, no language model: "
-                     "~3x faster on CPU), a local causal LM path, or 'openai'")
+                     "(SmolLM2 + adapter), 'extractive' (verified quotes, no language model; "
+                     "what a 1-hour full BioASQ run uses), a local causal LM path, or 'openai'")
     run.add_argument("--depth", type=int, default=100, help="documents ranked per question")
     run.add_argument("--split", choices=["train", "val", "test"],
                      help="pubmedqa/bioasq: only questions of this split of clinrag's "

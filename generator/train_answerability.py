@@ -1,19 +1,24 @@
 """``clinrag train answerability``: fit the answerer's abstention gate.
 
-For every PubMedQA PQA-L question the answerer's own retrieval (hybrid + reranker) runs on the
-PubMedQA* index (the 500 abstracts plus the BioASQ documents as distractors). Two evidence
-sets are scored the way the answerer scores them:
+Questions of two kinds, each retrieved the way the answerer retrieves (hybrid + reranker) from
+the PubMedQA* index (the 500 PubMedQA abstracts plus every BioASQ document):
 
-- *answerable*: the top passages as retrieved, when the question's source abstract is among
-  them;
-- *unanswerable*: the top passages once every passage of the source abstract is removed, so
-  the evidence is whatever else the index offers (the situation of a question the indexed
+- PubMedQA PQA-L questions (mostly their paper's title; one source abstract each);
+- BioASQ 7B-10B questions (short, of every type: yes/no, factoid, list, summary; their gold
+  documents are the sources).
+
+Each question gives two evidence sets, scored as the answerer scores them:
+
+- *answerable*: the top passages as retrieved, when a source is among them;
+- *unanswerable*: the top passages once every passage of every source is removed, so the
+  evidence is whatever else the index offers (the situation of a question the indexed
   literature does not answer).
 
 A logistic regression over (P(insufficient), term coverage, similarity) is fitted on the train
-split (by PMID, the same split as every other model); the threshold is the one that keeps
-false abstention on train answerable questions at ``--false-abstention``; validation and test
-are reported, never fitted on. Output: ``clinrag_answerability.json`` and a model card.
+split of both (PubMedQA by PMID, BioASQ by question id: the splits every other model uses); the
+threshold is the one that keeps false abstention on train answerable questions at
+``--false-abstention``; validation and test are reported per source, never fitted on.
+Output: ``clinrag_answerability.json`` and a model card.
 
     clinrag train answerability [--index data/cache/pqa_index] [--false-abstention 0.08]
 """
@@ -25,6 +30,7 @@ import json
 import logging
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,25 +42,54 @@ from generator.pubmedqa import load_pubmedqa, split_records
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
+DATASETS = ("pubmedqa", "bioasq")
 
 
-def collect(retriever, verdict, records, evidence_k: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Item:
+    """One question and the documents that answer it."""
+
+    qid: str
+    question: str
+    sources: frozenset[str]
+    split: str
+    dataset: str
+
+
+def pubmedqa_items(path: Path) -> list[Item]:
+    records = load_pubmedqa(path)
+    return [Item(r.pmid, r.question, frozenset({r.doc_id}), split, "pubmedqa")
+            for split in SPLITS for r in split_records(records, split)]
+
+
+def bioasq_items(folder: Path, per_split: dict[str, int]) -> list[Item]:
+    from retriever.bioasq import load_questions, split
+
+    questions = load_questions(folder)
+    return [Item(q.qid, q.body, frozenset(q.gold_doc_ids), name, "bioasq")
+            for name in SPLITS
+            for q in [q for q in split(questions, name) if q.gold_doc_ids][: per_split[name]]]
+
+
+def collect(retriever, verdict, items: list[Item], evidence_k: int) -> list[dict[str, Any]]:
     """One row per (question, evidence set) with the gate's signals."""
     rows = []
-    for record in records:
-        vector = retriever.embedder.encode([record.question])[0]
-        hits = retriever.search(record.question, evidence_k + 7, query_vector=vector)
-        sets = {"removed": [h for h in hits if h.doc_id != record.doc_id][:evidence_k]}
-        if record.doc_id in {h.doc_id for h in hits[:evidence_k]}:
+    for item in items:
+        vector = retriever.embedder.encode([item.question])[0]
+        # Deep enough that the evidence without the sources still has evidence_k passages.
+        hits = retriever.search(item.question, evidence_k + 7 + min(len(item.sources), 25),
+                                query_vector=vector)
+        sets = {"removed": [h for h in hits if h.doc_id not in item.sources][:evidence_k]}
+        if item.sources & {h.doc_id for h in hits[:evidence_k]}:
             sets["answerable"] = hits[:evidence_k]
         for name, chosen in sets.items():
             if not chosen:
                 continue
             ids = [h.chunk_id for h in chosen]
-            prediction = verdict.predict(record.question, [retriever.passage_of(c) for c in ids])
-            coverage, similarity = retriever.evidence_match(record.question, ids, vector)
-            rows.append({"pmid": record.pmid, "set": name, "decision": record.decision,
-                         "p_insufficient": prediction.probs["insufficient"],
+            prediction = verdict.predict(item.question, [retriever.passage_of(c) for c in ids])
+            coverage, similarity = retriever.evidence_match(item.question, ids, vector)
+            rows.append({"id": item.qid, "dataset": item.dataset, "split": item.split,
+                         "set": name, "p_insufficient": prediction.probs["insufficient"],
                          "term_coverage": coverage, "similarity": similarity})
     return rows
 
@@ -103,7 +138,9 @@ def fit(rows: list[dict[str, Any]], false_abstention: float, embedder: str,
     threshold = float(np.quantile(answerable, 1 - false_abstention, method="higher")) + 1e-9
     gate = AnswerabilityGate(weights=gate.weights, bias=gate.bias, threshold=threshold,
                              embedder=embedder)
-    metrics = {split: rates(gate, [r for r in rows if r["split"] == split]) for split in SPLITS}
+    metrics = {f"{dataset}_{split}": rates(gate, [r for r in rows if r["split"] == split
+                                                  and r["dataset"] == dataset])
+               for dataset in DATASETS for split in SPLITS}
     return AnswerabilityGate(weights=gate.weights, bias=gate.bias, threshold=threshold,
                              embedder=embedder,
                              name=f"clinrag-answerability:{time.strftime('%Y%m%d')}",
@@ -113,6 +150,7 @@ def fit(rows: list[dict[str, Any]], false_abstention: float, embedder: str,
 
 def write_card(folder: Path, gate: AnswerabilityGate) -> None:
     m = gate.metrics
+    keys = [f"{d}_{s}" for d in DATASETS for s in SPLITS]
     lines = [
         "# clinrag answerability gate (logistic regression, 4 numbers)",
         "",
@@ -123,8 +161,9 @@ def write_card(folder: Path, gate: AnswerabilityGate) -> None:
         "## Data",
         f"- {m['source']}; index `{m['index']}` (generation {m['index_generation']}, "
         f"{m['index_chunks']} chunks).",
-        "- Each question twice: evidence as retrieved when the source abstract is in the top "
-        f"{m['evidence_k']} (answerable), and with the source abstract removed (unanswerable).",
+        "- Each question twice: evidence as retrieved when a source document is in the top "
+        f"{m['evidence_k']} (answerable), and with every source document removed "
+        "(unanswerable).",
         f"- Verdict model `{m['verdict_model']}`, reranker `{m['reranker']}`, embedder "
         f"`{gate.embedder}` (the gate is refused with any other embedder).",
         "",
@@ -135,23 +174,36 @@ def write_card(folder: Path, gate: AnswerabilityGate) -> None:
         f"| bias | {gate.bias:+.3f} |",
         "",
         f"Threshold {gate.threshold:.4f}: the value that keeps false abstention on train "
-        f"answerable questions at {m['target_false_abstention']:.0%}.",
+        f"answerable questions (both datasets) at {m['target_false_abstention']:.0%}.",
         "",
-        "## Result (by PMID split; fitted on train only)",
-        "| split | answerable | removed | AUC | false abstention | abstention when removed |"
-        " AUC P(insufficient) alone |",
+        "## Result (PubMedQA split by PMID, BioASQ by question id; fitted on train only)",
+        "| dataset, split | answerable | removed | AUC | false abstention | abstention when "
+        "removed | AUC P(insufficient) alone |",
         "| --- | --- | --- | --- | --- | --- | --- |",
-        *[f"| {s} | {m[s]['answerable']} | {m[s]['removed']} | {m[s].get('auc', '-')} | "
-          f"{m[s].get('false_abstention', '-')} | {m[s].get('abstention_removed', '-')} | "
-          f"{m[s].get('auc_p_insufficient_alone', '-')} |" for s in SPLITS],
+        *[f"| {key.replace('_', ', ')} | {m[key]['answerable']} | {m[key]['removed']} | "
+          f"{m[key].get('auc', '-')} | {m[key].get('false_abstention', '-')} | "
+          f"{m[key].get('abstention_removed', '-')} | "
+          f"{m[key].get('auc_p_insufficient_alone', '-')} |" for key in keys if key in m],
         "",
         "## Limits",
-        "- PubMedQA questions are usually their paper's title, so the source abstract matches",
-        "  them closely; a question paraphrased far from every passage's wording will look",
-        "  less answerable than it is (a false abstention, never a wrong answer).",
+        "- A question worded far from every passage looks less answerable than it is: that",
+        "  costs a false abstention (the closest evidence is still shown), never a wrong answer.",
+        "- Fitted on two benchmarks' questions; other question styles may sit elsewhere on",
+        "  the trade-off. `answer.abstain_threshold` moves it.",
         "",
     ]
     (folder / "README.md").write_text("\n".join(lines), "utf-8")
+
+
+def _signals(retriever, verdict, items: list[Item], k: int, cache: Path | None):
+    """The rows of ``items``, from ``cache`` when it holds them (they depend only on the
+    index generation, the evidence size and the models)."""
+    if cache is not None and cache.exists():
+        return json.loads(cache.read_text("utf-8"))
+    rows = collect(retriever, verdict, items, k)
+    if cache is not None:
+        cache.write_text(json.dumps(rows), "utf-8")
+    return rows
 
 
 def main(argv: list[str] | None = None, prog: str = "clinrag train answerability") -> int:
@@ -165,7 +217,10 @@ def main(argv: list[str] | None = None, prog: str = "clinrag train answerability
     parser.add_argument("--out", type=Path, default=Path("data/models/answerability"))
     parser.add_argument("--false-abstention", type=float, default=0.08,
                         help="share of answerable train questions the threshold may abstain on")
-    parser.add_argument("--limit", type=int, help="questions per split (quick runs)")
+    parser.add_argument("--bioasq-per-split", type=int, default=200,
+                        help="BioASQ questions (with gold documents) taken from each split")
+    parser.add_argument("--limit", type=int, help="questions per dataset and split (quick "
+                        "runs; nothing cached)")
     args = parser.parse_args(argv)
     if not 0 < args.false_abstention < 1:
         parser.error("--false-abstention must be between 0 and 1")
@@ -184,33 +239,37 @@ def main(argv: list[str] | None = None, prog: str = "clinrag train answerability
     retriever = Retriever.open(settings)
     verdict = VerdictModel(settings.answer.verdict_model, models_dir=settings.models_dir,
                            device=settings.embed.device)
-    records = load_pubmedqa(args.pubmedqa)
     k = settings.answer.evidence_k
     generation = retriever.generation
-    cache = args.index / (f"answerability_{generation.name}_{k}_"
-                          f"{verdict.name.replace(':', '_')}.json")
+    per_split = args.limit or args.bioasq_per_split
+    datasets = {"pubmedqa": pubmedqa_items(args.pubmedqa),
+                "bioasq": bioasq_items(args.bioasq, dict.fromkeys(SPLITS, per_split))}
     started = time.monotonic()
-    if cache.exists() and args.limit is None:  # signals depend only on index and models
-        rows = json.loads(cache.read_text("utf-8"))
-    else:
-        rows = []
-        for split in SPLITS:
-            chosen = split_records(records, split)[: args.limit or None]
-            for row in collect(retriever, verdict, chosen, k):
-                rows.append({**row, "split": split})
-            log.info("%s: %d questions scored", split, len(chosen))
-        if args.limit is None:
-            cache.write_text(json.dumps(rows), "utf-8")
+    rows = []
+    for dataset, items in datasets.items():
+        if args.limit:
+            items = [i for s in SPLITS for i in [i for i in items if i.split == s][:args.limit]]
+        stem = f"answerability_{dataset}_{generation.name}_{k}_{verdict.name}"
+        if dataset == "bioasq":
+            stem += f"_{per_split}"
+        cache = None if args.limit else args.index / (stem.replace(":", "_") + ".json")
+        rows += _signals(retriever, verdict, items, k, cache)
+        log.info("%s: %d questions scored", dataset, len(items))
     embedder = str(generation.manifest["embedder"]["name"])
+    counts = {d: {s: sum(1 for i in items if i.split == s) for s in SPLITS}
+              for d, items in datasets.items()}
     gate = fit(rows, args.false_abstention, embedder, {
-        "source": f"PubMedQA PQA-L ({len(records)} records)", "index": str(args.index),
+        "source": f"PubMedQA PQA-L questions {counts['pubmedqa']} and BioASQ 7B-10B "
+                  f"questions {counts['bioasq']} (train / val / test)",
+        "index": str(args.index),
         "index_generation": generation.name, "index_chunks": len(generation.chunks),
         "evidence_k": k, "verdict_model": verdict.name,
         "reranker": getattr(retriever.reranker, "name", None),
         "seconds": round(time.monotonic() - started, 1)})
     gate.save(args.out)
     write_card(args.out, gate)
-    print(json.dumps({s: gate.metrics[s] for s in SPLITS}, indent=1))
+    print(json.dumps({key: gate.metrics[key] for key in gate.metrics
+                      if key.endswith(SPLITS)}, indent=1))
     return 0
 
 

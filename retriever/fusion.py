@@ -29,3 +29,21 @@ def rrf(runs: Sequence[Sequence[Hashable]], k: int = 60,
             parts.setdefault(item, []).append(weight / (k + rank))
     scores = {item: math.fsum(values) for item, values in parts.items()}
     return sorted(scores.items(), key=lambda kv: (-kv[1], str(kv[0])))
+
+
+def fuse_rerank(candidates: Sequence[Hashable], scores: Sequence[float],
+                weight: float | None = None, k: int = 60) -> list[Hashable]:
+    """``candidates`` (in first-stage order) reordered by a reranker's ``scores``.
+
+    ``weight`` None: by the scores alone (ties keep the first-stage order). Otherwise RRF of
+    the first-stage order and the reranker's order, the reranker's run weighted ``weight``:
+    a cross-encoder trained on a few thousand questions is a strong but noisy judge, and the
+    first-stage agreement of BM25 and dense search still carries information.
+    """
+    if len(candidates) != len(scores):
+        raise ValueError("one reranker score per candidate")
+    by_score = [candidates[i] for i in sorted(range(len(candidates)),
+                                              key=lambda i: (-float(scores[i]), i))]
+    if weight is None:
+        return by_score
+    return [item for item, _ in rrf([list(candidates), by_score], k=k, weights=[1.0, weight])]

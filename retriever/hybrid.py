@@ -20,7 +20,7 @@ from ingest.store import Generation, IndexStore
 from ingest.tokenize import TokenizerConfig, tokenize
 from retriever.bm25 import BM25Engine
 from retriever.dense import DenseSearcher
-from retriever.fusion import rrf
+from retriever.fusion import fuse_rerank, rrf
 from retriever.types import Filters, Hit, Mode
 
 log = logging.getLogger(__name__)
@@ -137,12 +137,17 @@ class Retriever:
             ce = self.reranker.score(query, passages)
             for (_, _, stage), value in zip(head, ce):
                 stage["rerank"] = float(value)
-            order = sorted(range(len(head)), key=lambda i: (-float(ce[i]), i))
+            weight = self.config.rerank_fusion_weight if self.config.rerank_fusion else None
+            order = fuse_rerank(list(range(len(head))), ce, weight, self.config.rrf_k)
+            # A hit's score is what its rank was decided by: the reranker's logit, or with
+            # fusion a score that falls with the fused rank (the logit stays in its stages).
+            value = ([float(ce[i]) for i in order] if weight is None else
+                     [float(len(order) - r) for r in range(len(order))])
             tail = ranked[len(head):]
             # Candidates past rerank_top_n keep their fused order, scored below every
             # reranked one, so recall at large k is not lost by reranking.
-            floor = float(ce.min()) - 1.0 if len(ce) else 0.0
-            ranked = [(head[i][0], float(ce[i]), head[i][2]) for i in order] + [
+            floor = min(value) - 1.0 if value else 0.0
+            ranked = [(head[i][0], v, head[i][2]) for i, v in zip(order, value)] + [
                 (p, floor - i / max(1, len(tail)), stage) for i, (p, _, stage) in enumerate(tail)]
             trace.timings_ms["rerank"] = _ms(t)
         hits = self._cap_and_build(ranked, k)

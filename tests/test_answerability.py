@@ -54,8 +54,8 @@ def test_shipped_gate_is_documented_and_held_out_figures_recorded():
     assert gate.embedder == DEFAULT_EMBEDDER and gate.name.startswith("clinrag-answerability:")
     card = (folder / "README.md").read_text()
     assert "clinrag train answerability" in card and f"{gate.threshold:.4f}" in card
-    for split in ("val", "test"):
-        assert gate.metrics[split]["removed"] >= 50
+    for key in ("pubmedqa_val", "pubmedqa_test", "bioasq_val", "bioasq_test"):
+        assert gate.metrics[key]["removed"] >= 50 and gate.metrics[key]["auc"] > 0.8, key
     # Weak evidence match must push towards abstaining, doubt in the verdict model too.
     weights = dict(zip(gate.features, gate.weights))
     assert weights["p_insufficient"] > 0 and weights["term_coverage"] < 0 \

@@ -162,6 +162,30 @@ def test_context_setting_restricts_evidence_to_the_gold_documents(bioasq_retriev
         assert set(row["evidence_doc_ids"]) <= set(row["relevant_doc_ids"])
 
 
+@pytest.mark.data
+@pytest.mark.slow
+def test_cli_runs_the_real_answerer_with_the_chosen_generator(bioasq_retriever, tmp_path):
+    from eval.cli import main
+
+    settings, path, _ = bioasq_retriever
+    out = tmp_path / "extractive"
+    assert main(["run", "bioasq", "--data", str(path), "--limit", "3", "--index",
+                 str(settings.index_dir), "--generator", "extractive", "--out", str(out),
+                 "--quiet", "--json", "--home", str(settings.home)]) == 0
+    assert json.loads((out / "settings.json").read_text())["answer"]["generator"] == \
+        "extractive"
+    rows = [json.loads(line) for line in (out / "per_example.jsonl").open()]
+    assert len(rows) == 3
+    for row in rows:
+        answer = Answer.from_json(row["answer"])
+        assert answer.models["generator"] == "extractive"
+        assert answer.abstained or all(s.origin == "extractive" for s in answer.sentences)
+        assert "p_unanswerable" in answer.answerability
+    # The judge is the answerer's own support model, pinned in the metrics.
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["meta"]["citation_judge"]["name"].startswith("clinrag-support:")
+
+
 def test_cli_reports_bad_input_clearly(tmp_path, capsys):
     from clinrag.cli import main
 

@@ -76,6 +76,19 @@ def test_reranker_reorders_real_bioasq_hits(bioasq_index, embedder, reranker):
     assert changed >= len(questions) // 2
     mrr = lambda ranks: float(np.mean([1 / r if r else 0 for r in ranks]))  # noqa: E731
     assert mrr(gold_rank_after) >= mrr(gold_rank_before) - 0.05
+    # Without fusion the reranker's order alone decides; with it (the default) the fused
+    # order still pulls some candidates back.
+    alone = Retriever(retriever.generation, settings.model_copy(update={
+        "retrieve": settings.retrieve.model_copy(update={"rerank_fusion": False})}),
+        embedder, reranker)
+    differs = 0
+    for q in questions[:10]:
+        hits = alone.search(q.body, 10, rerank=True)
+        logits = [h.scores["rerank"] for h in hits]
+        assert logits == sorted(logits, reverse=True)
+        differs += [h.chunk_id for h in hits] != [h.chunk_id for h in
+                                                  retriever.search(q.body, 10, rerank=True)]
+    assert differs >= 1
 
 
 def _ids(path) -> set[str]:

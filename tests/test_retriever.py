@@ -15,7 +15,7 @@ from ingest.errors import IndexMismatch
 from ingest.pipeline import run
 from ingest.store import IndexStore
 from ingest.tokenize import tokenize
-from retriever.fusion import rrf
+from retriever.fusion import fuse_rerank, rrf
 from retriever.hybrid import QueryError, Retriever
 from retriever.types import Filters
 from tests.conftest import SAMPLE
@@ -43,6 +43,18 @@ def test_rrf_scores_ties_and_weights():
     assert rrf([["a", "a", "b"]]) == rrf([["a", "b"]])  # duplicates count at best rank
     with pytest.raises(ValueError):
         rrf([["a"]], k=0)
+
+
+def test_reranker_order_alone_or_fused_with_the_first_stage():
+    first_stage, scores = ["a", "b", "c", "d"], [0.1, 0.9, 0.5, 0.5]
+    # Alone: by score; c and d tie and keep their first-stage order.
+    assert fuse_rerank(first_stage, scores) == ["b", "c", "d", "a"]
+    # Fused, k=1: a = 1/2 + w/5, b = 1/3 + w/2, c = 1/4 + w/3, d = 1/5 + w/4.
+    assert fuse_rerank(first_stage, scores, weight=1.0, k=1) == ["b", "a", "c", "d"]
+    assert fuse_rerank(first_stage, scores, weight=4.0, k=1) == ["b", "c", "a", "d"]
+    assert fuse_rerank(first_stage, scores, weight=0.0, k=1) == first_stage
+    with pytest.raises(ValueError):
+        fuse_rerank(first_stage, scores[:2])
 
 
 # -- on the demo index ----------------------------------------------------------------------
