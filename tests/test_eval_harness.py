@@ -172,8 +172,8 @@ def test_cli_runs_the_real_answerer_with_the_chosen_generator(bioasq_retriever, 
     assert main(["run", "bioasq", "--data", str(path), "--limit", "3", "--index",
                  str(settings.index_dir), "--generator", "extractive", "--out", str(out),
                  "--quiet", "--json", "--home", str(settings.home)]) == 0
-    assert json.loads((out / "settings.json").read_text())["answer"]["generator"] == \
-        "extractive"
+    saved = json.loads((out / "settings.json").read_text())["settings"]
+    assert saved["answer"]["generator"] == "extractive"
     rows = [json.loads(line) for line in (out / "per_example.jsonl").open()]
     assert len(rows) == 3
     for row in rows:
