@@ -58,6 +58,12 @@ def load_sequence_classifier(spec: str | Path, name: str, *, num_labels: int,
     hf_logging.set_verbosity_error()
     path = default_adapter_path(name, models_dir) if str(spec) == "default" else Path(str(spec))
     config = adapter_config(path, name) if path.exists() else None
+    if config is not None and config.get("kind") == "full":
+        # A fully fine-tuned model carries all its weights: load the folder itself.
+        model = AutoModelForSequenceClassification.from_pretrained(str(path))
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
+        return LoadedClassifier(model.eval(), tokenizer,
+                                f"clinrag-{name}:{config.get('version', '?')}", config)
     if config is not None:
         base = config["base_model"]
         installed = model_revision(base)

