@@ -39,13 +39,10 @@ from generator.pubmedqa import load_pubmedqa, split_records  # noqa: E402
 
 def build_indexes(index: Path, removed: Path, pubmedqa: Path, bioasq: Path,
                   unanswerable: list[str]) -> None:
-    from ingest.pipeline import remove, run
-    from ingest.store import IndexStore
+    from generator.corpus import ensure_corpus_index
+    from ingest.pipeline import remove
 
-    settings = load_settings({"index": index})
-    if not IndexStore(index).exists():
-        print(f"building {index} ...", flush=True)
-        run([bioasq, pubmedqa], settings)
+    ensure_corpus_index(load_settings({"index": index}), bioasq, pubmedqa)
     stamp = removed / "REMOVED.json"
     if not (stamp.exists() and json.loads(stamp.read_text()) == sorted(unanswerable)):
         shutil.rmtree(removed, ignore_errors=True)

@@ -145,8 +145,10 @@ class Answerer:
         t = time.perf_counter()
         if rerank is None:
             rerank = self.settings.retrieve.rerank and self.retriever.reranker is not None
-        # Embedded once: the dense search and the answerability gate both need it.
-        vector = self.retriever.embedder.encode([question])[0]
+        # Embedded once for the dense search and the answerability gate (if either runs).
+        dense = (mode or self.settings.retrieve.mode) != "bm25"
+        vector = (self.retriever.embedder.encode([question])[0]
+                  if dense or self._m.gate is not None else None)
         hits = self.retriever.search(question, k or config.evidence_k, mode=mode,
                                      rerank=rerank, filters=filters, query_vector=vector)
         timings["retrieve"] = _ms(t)

@@ -25,10 +25,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clinrag.adapters import REPO_MODELS
+from clinrag.adapters import default_adapter_path
 
 FEATURES = ("p_insufficient", "term_coverage", "similarity")
-GATE_FILE = "clinrag_answerability.json"
+GATE_FILE = "clinrag_answerability.json"  # the name default_adapter_path looks for
 
 
 class GateUnavailable(RuntimeError):
@@ -112,10 +112,7 @@ class AnswerabilityGate:
 
 def default_gate_path(models_dir: Path | None = None) -> Path:
     """The home's ``models/answerability`` if it holds a gate, else the repository's."""
-    for folder in filter(None, [models_dir, REPO_MODELS]):
-        if (folder / "answerability" / GATE_FILE).exists():
-            return folder / "answerability"
-    return REPO_MODELS / "answerability"
+    return default_adapter_path("answerability", models_dir)
 
 
 def open_gate(spec: str, models_dir: Path | None, embedder: str) -> AnswerabilityGate | None:

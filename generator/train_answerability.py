@@ -30,7 +30,7 @@ import json
 import logging
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ import numpy as np
 
 from clinrag.settings import load_settings
 from generator.answerability import FEATURES, AnswerabilityGate, AnswerabilitySignals
+from generator.corpus import add_corpus_args, ensure_corpus_index
 from generator.pubmedqa import load_pubmedqa, split_records
 
 log = logging.getLogger(__name__)
@@ -94,9 +95,12 @@ def collect(retriever, verdict, items: list[Item], evidence_k: int) -> list[dict
     return rows
 
 
+def _row_signals(row: dict[str, Any]) -> AnswerabilitySignals:
+    return AnswerabilitySignals(row["p_insufficient"], row["term_coverage"], row["similarity"])
+
+
 def _matrix(rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-    x = np.array([AnswerabilitySignals(r["p_insufficient"], r["term_coverage"],
-                                       r["similarity"]).vector() for r in rows])
+    x = np.array([_row_signals(r).vector() for r in rows])
     y = np.array([r["set"] == "removed" for r in rows], dtype=int)
     return x, y
 
@@ -104,8 +108,7 @@ def _matrix(rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
 def rates(gate: AnswerabilityGate, rows: list[dict[str, Any]]) -> dict[str, Any]:
     from sklearn.metrics import roc_auc_score
 
-    p = np.array([gate.p_unanswerable(AnswerabilitySignals(
-        r["p_insufficient"], r["term_coverage"], r["similarity"])) for r in rows])
+    p = np.array([gate.p_unanswerable(_row_signals(r)) for r in rows])
     removed = np.array([r["set"] == "removed" for r in rows])
     out: dict[str, Any] = {"answerable": int((~removed).sum()), "removed": int(removed.sum())}
     if removed.any() and (~removed).any():
@@ -130,22 +133,18 @@ def fit(rows: list[dict[str, Any]], false_abstention: float, embedder: str,
     x, y = _matrix(train)
     model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
     gate = AnswerabilityGate(weights=tuple(float(w) for w in model.coef_[0]),
-                             bias=float(model.intercept_[0]), threshold=0.5, embedder=embedder)
-    answerable = [gate.p_unanswerable(AnswerabilitySignals(
-        r["p_insufficient"], r["term_coverage"], r["similarity"]))
-        for r in train if r["set"] == "answerable"]
+                             bias=float(model.intercept_[0]), threshold=0.5, embedder=embedder,
+                             name=f"clinrag-answerability:{time.strftime('%Y%m%d')}")
+    answerable = [gate.p_unanswerable(_row_signals(r)) for r in train
+                  if r["set"] == "answerable"]
     # The smallest threshold that abstains on at most this share of answerable questions.
     threshold = float(np.quantile(answerable, 1 - false_abstention, method="higher")) + 1e-9
-    gate = AnswerabilityGate(weights=gate.weights, bias=gate.bias, threshold=threshold,
-                             embedder=embedder)
+    gate = replace(gate, threshold=threshold)
     metrics = {f"{dataset}_{split}": rates(gate, [r for r in rows if r["split"] == split
                                                   and r["dataset"] == dataset])
                for dataset in DATASETS for split in SPLITS}
-    return AnswerabilityGate(weights=gate.weights, bias=gate.bias, threshold=threshold,
-                             embedder=embedder,
-                             name=f"clinrag-answerability:{time.strftime('%Y%m%d')}",
-                             metrics={**extra, "target_false_abstention": false_abstention,
-                                      **metrics})
+    return replace(gate, metrics={**extra, "target_false_abstention": false_abstention,
+                                  **metrics})
 
 
 def write_card(folder: Path, gate: AnswerabilityGate) -> None:
@@ -208,12 +207,7 @@ def _signals(retriever, verdict, items: list[Item], k: int, cache: Path | None):
 
 def main(argv: list[str] | None = None, prog: str = "clinrag train answerability") -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pubmedqa", type=Path,
-                        default=Path("../shared/data/pubmedqa/pqal_train.json"))
-    parser.add_argument("--bioasq", type=Path, default=Path("../shared/data/bioasq"))
-    parser.add_argument("--index", type=Path, default=Path("data/cache/pqa_index"),
-                        help="index of the PubMedQA abstracts + BioASQ documents (built if "
-                        "missing)")
+    add_corpus_args(parser)
     parser.add_argument("--out", type=Path, default=Path("data/models/answerability"))
     parser.add_argument("--false-abstention", type=float, default=0.08,
                         help="share of answerable train questions the threshold may abstain on")
@@ -226,13 +220,7 @@ def main(argv: list[str] | None = None, prog: str = "clinrag train answerability
         parser.error("--false-abstention must be between 0 and 1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     settings = load_settings({"index": args.index})
-    from ingest.store import IndexStore
-
-    if not IndexStore(settings.index_dir).exists():
-        from ingest.pipeline import run
-
-        print(f"building the PubMedQA + BioASQ index in {args.index} ...", flush=True)
-        run([args.bioasq, args.pubmedqa], settings)
+    ensure_corpus_index(settings, args.bioasq, args.pubmedqa)
     from generator.verdict import VerdictModel
     from retriever.hybrid import Retriever
 

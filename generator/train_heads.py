@@ -32,6 +32,7 @@ import numpy as np
 from clinrag.models import model_revision, resolve_model
 from clinrag.settings import DEFAULT_EMBEDDER, Settings, load_settings
 from generator.classifier import calibrated, expected_calibration_error, fit_temperature
+from generator.corpus import add_corpus_args, ensure_corpus_index
 from generator.pubmedqa import PubMedQARecord, load_pubmedqa, record_split
 from generator.verdict import VERDICT_LABELS, evidence_text
 from retriever.bioasq import Question, load_questions, question_split
@@ -456,12 +457,7 @@ support, not medical truth. Not a medical device.
 def main(argv: list[str] | None = None, prog: str = "clinrag train verdict|support") -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("task", choices=("verdict", "support"))
-    parser.add_argument("--pubmedqa", type=Path,
-                        default=Path("../shared/data/pubmedqa/pqal_train.json"))
-    parser.add_argument("--bioasq", type=Path, default=Path("../shared/data/bioasq"))
-    parser.add_argument("--index", type=Path, default=Path("data/cache/pqa_index"),
-                        help="index of the PubMedQA abstracts + BioASQ documents (built if "
-                        "missing)")
+    add_corpus_args(parser)
     parser.add_argument("--out", type=Path, default=None, help="default data/models/TASK")
     parser.add_argument("--max-minutes", type=float, default=HeadConfig.max_minutes)
     parser.add_argument("--max-steps", type=int, default=HeadConfig.max_steps)
@@ -473,13 +469,7 @@ def main(argv: list[str] | None = None, prog: str = "clinrag train verdict|suppo
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     settings: Settings = load_settings({"index": args.index})
-    from ingest.store import IndexStore
-
-    if not IndexStore(settings.index_dir).exists():
-        from ingest.pipeline import run
-
-        print(f"building the PubMedQA + BioASQ index in {args.index} ...", flush=True)
-        run([args.bioasq, args.pubmedqa], settings)
+    ensure_corpus_index(settings, args.bioasq, args.pubmedqa)
     from retriever.hybrid import Retriever
 
     retrieve = settings.retrieve.model_copy(update={"rerank": False})
