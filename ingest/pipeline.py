@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from clinrag.models import model_revision
-from clinrag.records import Chunk, DocumentMeta
+from clinrag.records import Chunk, DocumentMeta, is_placeholder_title
 from clinrag.settings import Settings
 from ingest.chunk import SEPARATORS, Chunker, PageRef, index_text
 from ingest.errors import IndexCorrupt, SourceError
@@ -46,6 +47,35 @@ class _Incoming:
     chunks: dict[str, Chunk] = field(default_factory=dict)
 
 
+class _EmbedderLoad:
+    """The embedder, given or loaded in a thread while files are parsed.
+
+    The parsers run in their own processes, so the main process mostly waits for them; loading
+    the model meanwhile takes its ~3 s (imports, weights) off the critical path, which is a
+    tenth of the embedding time of a handful of PDFs. Started only once the chunker's tokenizer
+    is loaded, so the two never import transformers concurrently.
+    """
+
+    def __init__(self, settings: Settings, given=None):
+        self._settings = settings
+        self._future: Future | None = None
+        if given is not None:
+            self._future = Future()
+            self._future.set_result(given)
+
+    def start(self) -> None:
+        if self._future is None:
+            from ingest.embed import Embedder
+
+            pool = ThreadPoolExecutor(1, thread_name_prefix="embedder-load")
+            self._future = pool.submit(Embedder, self._settings.embed)
+            pool.shutdown(wait=False)
+
+    def get(self):
+        self.start()
+        return self._future.result()
+
+
 def wanted_manifest(settings: Settings, dim: int | None) -> dict[str, Any]:
     """The identity the settings ask for (embedder dim filled in once known)."""
     return {
@@ -53,6 +83,8 @@ def wanted_manifest(settings: Settings, dim: int | None) -> dict[str, Any]:
                      "dim": dim, "normalized": True},
         "chunker": {"size": settings.chunk.size, "overlap": settings.chunk.overlap,
                     "prefix_title": settings.chunk.prefix_title,
+                    # Placeholder titles were embedded with every chunk before this rule.
+                    "placeholder_titles": "not embedded",
                     "splitter": "langchain RecursiveCharacterTextSplitter",
                     "separators": SEPARATORS},
         "sparse": {"tokenizer": TOKENIZER_NAME, "stopwords": settings.sparse.stopwords,
@@ -113,7 +145,8 @@ def run(paths: list[Path], settings: Settings, *, rebuild: bool = False, prune: 
                                                len(entry.doc_ids), len(entry.chunk_ids)))
         timings["scan"] = time.perf_counter() - t0
 
-        incoming = _parse_and_chunk(todo, settings, excluded, report, timings, progress)
+        load = _EmbedderLoad(settings, embedder)
+        incoming = _parse_and_chunk(todo, settings, excluded, report, timings, progress, load)
         new_ledger.update(incoming.ledger)
         unchanged = base is not None and _ledger_json(new_ledger) == _ledger_json(base.ledger)
         empty = base is None and not any(e.status == "ok" for e in new_ledger.values())
@@ -123,7 +156,7 @@ def run(paths: list[Path], settings: Settings, *, rebuild: bool = False, prune: 
             report.timings_s = {k: round(v, 3) for k, v in timings.items()}
             _finish(store, report)
             return report
-        data = _assemble(base, new_ledger, incoming, settings, wanted, excluded, embedder,
+        data = _assemble(base, new_ledger, incoming, settings, wanted, excluded, load,
                          progress, timings, report)
         t_write = time.perf_counter()
         report.changed = True
@@ -169,7 +202,8 @@ def remove(targets: list[str], settings: Settings) -> RunReport:
                 raise SourceError("not_found", f"{target!r} is neither an ingested file path "
                                   "nor a document id in the index")
         wanted = dict(current.manifest)
-        data = _assemble(current, ledger, _Incoming(), settings, wanted, excluded, None, False,
+        data = _assemble(current, ledger, _Incoming(), settings, wanted, excluded,
+                         _EmbedderLoad(settings), False,
                          {}, report)
         data.report = report.to_json()
         report.changed = True
@@ -192,7 +226,8 @@ def _open_base(store: IndexStore) -> Generation | None:
 
 
 def _parse_and_chunk(todo: list[Candidate], settings: Settings, excluded: set[str],
-                     report: RunReport, timings: dict[str, float], progress: bool) -> _Incoming:
+                     report: RunReport, timings: dict[str, float], progress: bool,
+                     load: _EmbedderLoad) -> _Incoming:
     incoming = _Incoming()
     if not todo:
         return incoming
@@ -206,6 +241,7 @@ def _parse_and_chunk(todo: list[Candidate], settings: Settings, excluded: set[st
             parseable.append(cand)
     by_path = {c.path: c for c in parseable}
     chunker = _chunker(settings)
+    load.start()
     t_parse = time.perf_counter()
     chunk_time = 0.0
     bar = _progress(len(parseable), "parse", progress)
@@ -265,8 +301,7 @@ def _preferred(old: DocumentMeta | None, new: DocumentMeta) -> DocumentMeta:
     embedded with every chunk, so this choice must not depend on timing."""
     if old is None:
         return new
-    placeholder = lambda m: m.title.startswith(("PubMed ", "pdf:")) or not m.title  # noqa: E731
-    return min((old, new), key=lambda m: (placeholder(m), -len(m.title), m.title))
+    return min((old, new), key=lambda m: (is_placeholder_title(m.title), -len(m.title), m.title))
 
 
 def _fail(incoming: _Incoming, report: RunReport, cand: Candidate, category: str, message: str,
@@ -279,7 +314,8 @@ def _fail(incoming: _Incoming, report: RunReport, cand: Candidate, category: str
 
 
 def _assemble(base: Generation | None, ledger: dict[str, LedgerEntry], incoming: _Incoming,
-              settings: Settings, wanted: dict[str, Any], excluded: set[str], embedder,
+              settings: Settings, wanted: dict[str, Any], excluded: set[str],
+              load: _EmbedderLoad,
               progress: bool, timings: dict[str, float], report: RunReport) -> GenerationData:
     """The next generation's tables and indexes: base minus dead chunks plus new ones."""
     live_chunks = {c for e in ledger.values() if e.status == "ok" for c in e.chunk_ids}
@@ -318,10 +354,7 @@ def _assemble(base: Generation | None, ledger: dict[str, LedgerEntry], incoming:
     dim = wanted["embedder"]["dim"]
     vectors = np.zeros((0, dim or 0), dtype=np.float32)
     if added:
-        if embedder is None:
-            from ingest.embed import Embedder
-
-            embedder = Embedder(settings.embed)
+        embedder = load.get()
         if dim is not None and embedder.info.dim != dim:
             raise IndexCorrupt(f"embedder dimension {embedder.info.dim} != index {dim}")
         dim = embedder.info.dim

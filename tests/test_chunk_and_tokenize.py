@@ -9,7 +9,7 @@ from transformers import AutoTokenizer
 from clinrag.models import resolve_model
 from clinrag.records import Document, Heading, Page
 from clinrag.settings import ChunkSettings
-from ingest.chunk import Chunker
+from ingest.chunk import Chunker, index_text, token_counter
 from ingest.tokenize import TokenizerConfig, tokenize
 
 
@@ -66,6 +66,34 @@ def test_different_documents_same_text_get_different_ids(chunker):
     a = chunker.chunk_document(Document("a", "text", "A", (page,)))[1]
     b = chunker.chunk_document(Document("b", "text", "B", (page,)))[1]
     assert a[0].chunk_id != b[0].chunk_id
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(texts, st.text(max_size=400), st.lists(paragraphs, min_size=8, max_size=12)
+                      .map(" ".join)))
+def test_fast_token_count_equals_tokenize(tokenizer, text):
+    count = token_counter(tokenizer)
+    assert count(text) == len(tokenizer.tokenize(text))
+    assert count(text) == count(text)  # cached
+
+
+def test_fast_token_count_is_not_truncated(tokenizer):
+    # The backend of this tokenizer is configured to truncate at 128 tokens; a truncated count
+    # would let an oversized page through as one chunk.
+    long_text = "metformin lowers HbA1c " * 300
+    assert token_counter(tokenizer)(long_text) == len(tokenizer.tokenize(long_text)) > 1000
+
+
+def test_index_text_prefixes_real_titles_only(chunker):
+    page = Page(text="Metformin lowered HbA1c in adults with type 2 diabetes.")
+    chunk = chunker.chunk_document(Document("pubmed:1", "bioasq", "x", (page,)))[1][0]
+    on = ChunkSettings(size=48, overlap=12)
+    assert index_text(chunk, "Metformin in diabetes", on) == f"Metformin in diabetes\n{page.text}"
+    # A made-up title carries no topic: it is neither embedded nor BM25-indexed.
+    for title in ("PubMed 12345", "", "  "):
+        assert index_text(chunk, title, on) == page.text
+    assert index_text(chunk, "PubMed 12345 revisited", on).startswith("PubMed 12345 revisited\n")
+    assert index_text(chunk, "Metformin", ChunkSettings(prefix_title=False)) == page.text
 
 
 def test_tokenizer_keeps_biomedical_names_and_numbers():

@@ -173,6 +173,20 @@ def test_changed_chunker_refuses_to_mix_and_rebuild_works(tmp_path, make_setting
     assert manifest["chunker"]["size"] == 100
 
 
+def test_index_that_embedded_placeholder_titles_is_refused(make_settings):
+    # Indexes built before placeholder titles were dropped from the embedded text have no
+    # such key in their manifest; adding new chunks to them would mix two text formats.
+    from ingest.pipeline import wanted_manifest
+    from ingest.store.manifest import check_compatible
+
+    wanted = wanted_manifest(make_settings(), 384)
+    old = json.loads(json.dumps(wanted))
+    del old["chunker"]["placeholder_titles"]
+    with pytest.raises(IndexMismatch, match="chunker.placeholder_titles.*--rebuild"):
+        check_compatible(old, wanted)
+    check_compatible(json.loads(json.dumps(wanted)), wanted)
+
+
 def test_second_writer_is_refused(tmp_path, make_settings, embedder):
     settings = make_settings()
     store = IndexStore(settings.index_dir)

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from clinrag.records import Document, Heading, Page
+from clinrag.records import Document, Heading, Page, placeholder_title
 from ingest.errors import SourceError
 from ingest.normalize import normalize_text
 from ingest.sources import Loaded, Rejected
@@ -77,7 +77,7 @@ def pubmedqa_documents(data: dict[str, Any]) -> Loaded:
                 Document(
                     doc_id=f"pubmed:{pmid}",
                     source="pubmedqa",
-                    title=f"PubMed {pmid}",
+                    title=placeholder_title(str(pmid)),
                     pages=(Page(text="\n\n".join(parts), headings=tuple(headings),
                                 extractor="pubmedqa-json"),),
                     pmid=str(pmid),
@@ -122,7 +122,7 @@ def bioasq_documents(questions: list[Any]) -> Loaded:
             Page(text=text, section=section.capitalize(), offset=offset, extractor="bioasq-json")
             for section, offset, text in _drop_contained(keys)
         )
-        title = next((p.text for p in pages if p.section == "Title"), f"PubMed {pmid}")
+        title = next((p.text for p in pages if p.section == "Title"), placeholder_title(pmid))
         loaded.documents.append(
             Document(doc_id=f"pubmed:{pmid}", source="bioasq", title=title, pages=pages, pmid=pmid)
         )

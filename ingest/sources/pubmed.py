@@ -13,7 +13,7 @@ from xml.etree.ElementTree import Element
 import defusedxml
 import defusedxml.ElementTree as SafeET
 
-from clinrag.records import Document, Heading, Page
+from clinrag.records import Document, Heading, Page, placeholder_title
 from ingest.errors import SourceError
 from ingest.normalize import normalize_inline, normalize_text
 from ingest.sources import Loaded, Rejected
@@ -68,7 +68,7 @@ def parse_article(article: Element) -> Document:
     return Document(
         doc_id=f"pubmed:{pmid}",
         source="pubmed",
-        title=title or f"PubMed {pmid}",
+        title=title or placeholder_title(pmid),
         pages=(page,),
         pmid=pmid,
         doi=_doi(article, art),
