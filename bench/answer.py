@@ -21,6 +21,7 @@ Writes bench/results/answer.{json,md}.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import sys
@@ -43,12 +44,17 @@ def build_indexes(index: Path, removed: Path, pubmedqa: Path, bioasq: Path,
     from ingest.pipeline import remove
 
     ensure_corpus_index(load_settings({"index": index}), bioasq, pubmedqa)
+    # The copy is current only for the same removals from the same source generation (a
+    # rebuilt source index gets a new manifest).
+    manifest = (index / "generations" / (index / "CURRENT").read_text().strip() / "manifest.json")
+    wanted = {"source_manifest_sha256": hashlib.sha256(manifest.read_bytes()).hexdigest(),
+              "removed": sorted(unanswerable)}
     stamp = removed / "REMOVED.json"
-    if not (stamp.exists() and json.loads(stamp.read_text()) == sorted(unanswerable)):
+    if not (stamp.exists() and json.loads(stamp.read_text()) == wanted):
         shutil.rmtree(removed, ignore_errors=True)
         shutil.copytree(index, removed, ignore=shutil.ignore_patterns("LOCK"))
         remove(sorted(unanswerable), load_settings({"index": removed}))
-        stamp.write_text(json.dumps(sorted(unanswerable)))
+        stamp.write_text(json.dumps(wanted))
 
 
 def percentiles(values: list[float]) -> dict[str, float]:

@@ -387,6 +387,10 @@ def spawn(args: list[str], label: str) -> tuple[dict, float]:
     cmd = [sys.executable, str(Path(__file__).resolve()), *args]
     print(f"[bench] {label} ...", file=sys.stderr, flush=True)
     load_before = os.getloadavg()[0]
+    # CPU seconds of the child and everything it waited for (its parse workers). Other jobs on
+    # a shared machine stretch wall-clock times far more than CPU times, so the CPU ratio is
+    # the steadier of the two comparisons.
+    usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=str(REPO))
     peak = [0]
     done = threading.Event()
@@ -412,6 +416,7 @@ def spawn(args: list[str], label: str) -> tuple[dict, float]:
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
     out, _ = proc.communicate()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     done.set()
     thread.join()
     if proc.returncode != 0:
@@ -421,6 +426,8 @@ def spawn(args: list[str], label: str) -> tuple[dict, float]:
         sys.exit(f"bench/ingest.py: child '{label}' printed no result")
     result = json.loads(lines[-1][len(RESULT_MARK):])
     result["loadavg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    result["cpu_s"] = round(usage.ru_utime + usage.ru_stime
+                            - usage_before.ru_utime - usage_before.ru_stime, 1)
     print(f"[bench] {label} done", file=sys.stderr, flush=True)
     return result, round(peak[0] / 2**20, 1)
 
@@ -478,6 +485,7 @@ def main_parent(args: argparse.Namespace) -> None:
                 "docs_per_s": o["docs_per_s"] / b["docs_per_s"],
                 "chars_per_s": o["chars_per_s"] / b["chars_per_s"],
                 "chunks_per_s": o["chunks_per_s"] / b["chunks_per_s"],
+                "cpu_s": b["cpu_s"] / o["cpu_s"],
             }
     for corpus in CORPORA:
         o, f = runs["ours"][corpus], runs["ours-fp32"][corpus]
@@ -552,8 +560,8 @@ def to_markdown(r: dict) -> str:
         "",
         "| corpus | system | docs | chars | chunks | chars/chunk | end-to-end s | chunks/s "
         "| docs/s | kchars/s | parse / chunk / embed / write / other | pure embed s "
-        "| overhead vs pure embed | peak RSS MiB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
+        "| overhead vs pure embed | peak RSS MiB | CPU s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
     for corpus in CORPORA:
         for system in ("baseline", "ours", "ours-fp32"):
@@ -568,17 +576,19 @@ def to_markdown(r: dict) -> str:
                 f"| {corpus} | {label[system]} | {x['input_documents']:,} | {x['input_chars']:,} "
                 f"| {x['chunks']:,} | {x['chars_per_chunk']:.0f} | {x['wall_s']:.1f} "
                 f"| {x['chunks_per_s']:.1f} | {x['docs_per_s']:.2f} | {x['chars_per_s'] / 1e3:.1f} "
-                f"| {share} | {pure_cols} | {x['peak_rss_tree_mb']:,.0f} |")
+                f"| {share} | {pure_cols} | {x['peak_rss_tree_mb']:,.0f} | {x['cpu_s']:.0f} |")
     lines += [
         "",
-        "| corpus | ratio | docs/s | chars/s | chunks/s (not comparable: chunk sizes differ) |",
-        "|---|---|---:|---:|---:|",
+        "| corpus | ratio | docs/s | chars/s | chunks/s (not comparable: chunk sizes differ) "
+        "| CPU seconds (baseline / clinrag) |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     for corpus in CORPORA:
         for ours in ("ours", "ours-fp32"):
             q = r["ratios"][f"{ours}/{corpus}"]
             lines.append(f"| {corpus} | {label[ours]} / LangChain | {q['docs_per_s']:.2f}× "
-                         f"| {q['chars_per_s']:.2f}× | {q['chunks_per_s']:.2f}× |")
+                         f"| {q['chars_per_s']:.2f}× | {q['chunks_per_s']:.2f}× "
+                         f"| {q['cpu_s']:.2f}× |")
     lines += ["", "bf16 gain over fp32 (clinrag): " + "; ".join(
         f"{c}: end to end {r['ratios'][f'bf16-vs-fp32/{c}']['chunks_per_s']:.2f}×, "
         f"embedding alone {r['ratios'][f'bf16-vs-fp32/{c}']['embed_only']:.2f}×" for c in CORPORA)

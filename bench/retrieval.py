@@ -78,15 +78,22 @@ def tokenizer_variants(index: Path, data: Path, split_name: str, limit: int | No
     """BM25 with and without stopwords and stemming, on the same chunks (no re-embedding)."""
     from ranx import Qrels, Run, evaluate
 
+    from clinrag.settings import ChunkSettings
+    from ingest.chunk import index_text, passage_text
     from ingest.store import IndexStore
     from ingest.store.sparse import SparseIndex
     from ingest.tokenize import TokenizerConfig, tokenize
     from retriever.bm25 import BM25Engine
-    from retriever.hybrid import Retriever
 
     settings = load_settings({"index": index})
     generation = IndexStore(settings.index_dir).open()
-    texts = [Retriever._passage_text(generation, i) for i in range(len(generation.chunks))]
+    # The text the index's BM25 was built from (indexes from before placeholder titles were
+    # left out embedded them, like the models' passage text).
+    chunker = generation.manifest["chunker"]
+    as_indexed = index_text if "placeholder_titles" in chunker else passage_text
+    prefix = ChunkSettings(prefix_title=bool(chunker.get("prefix_title", True)))
+    texts = [as_indexed(c, generation.documents[c.doc_id].title, prefix)
+             for c in generation.chunks]
     questions = [q for q in split(load_questions(data), split_name) if q.gold_doc_ids]
     questions = questions[: limit or None]
     qrels = Qrels({q.qid: {d: 1 for d in q.gold_doc_ids} for q in questions})

@@ -151,13 +151,26 @@ def token_counter(tokenizer) -> Callable[[str], int]:
         def count(text: str) -> int:
             return len(tokenizer.tokenize(text))
 
-    return functools.lru_cache(maxsize=16384)(count)
+    # Repeats come from the same page's recursive split, so a small cache catches them; it
+    # holds at most a few thousand pieces of one or a few pages.
+    return functools.lru_cache(maxsize=4096)(count)
+
+
+def passage_text(chunk: Chunk, title: str, settings: ChunkSettings) -> str:
+    """What the trained models (reranker, verdict, support) read for a chunk: the title line
+    exactly as they were trained on it, a placeholder title included, then the chunk.
+
+    Kept apart from ``index_text``: dropping the placeholder line from the models' input too
+    was measured on the PubMedQA* answer bench to cost verified generated sentences (66/98
+    with it, 53/97 without) and abstention with the source removed (0.974 vs 0.965): the
+    models learnt with it.
+    """
+    if settings.prefix_title and title and not chunk.text.startswith(title):
+        return f"{title}\n{chunk.text}"
+    return chunk.text
 
 
 def index_text(chunk: Chunk, title: str, settings: ChunkSettings) -> str:
     """What is embedded and BM25-indexed for a chunk: optionally prefixed by its real title
     (a placeholder such as "PubMed 123" names no topic and would only add tokens)."""
-    if settings.prefix_title and not is_placeholder_title(title) \
-            and not chunk.text.startswith(title):
-        return f"{title}\n{chunk.text}"
-    return chunk.text
+    return passage_text(chunk, "" if is_placeholder_title(title) else title, settings)

@@ -47,33 +47,42 @@ class _Incoming:
     chunks: dict[str, Chunk] = field(default_factory=dict)
 
 
-class _EmbedderLoad:
-    """The embedder, given or loaded in a thread while files are parsed.
+class _ModelLoad:
+    """The chunker's tokenizer and the embedder, loaded in a background thread while the
+    parse workers start and parse.
 
-    The parsers run in their own processes, so the main process mostly waits for them; loading
-    the model meanwhile takes its ~3 s (imports, weights) off the critical path, which is a
-    tenth of the embedding time of a handful of PDFs. Started only once the chunker's tokenizer
-    is loaded, so the two never import transformers concurrently.
+    The parsers are separate processes, so the main process mostly waits for them. Loading
+    meanwhile overlaps about 2 s (tokenizer, transformers import) and 3 s (sentence-transformers,
+    weights) with parsing where a core is free; on 2 cores the parse workers already use both,
+    and the ingest bench shows no gain there. One thread loads both, in that order, so two
+    threads never import transformers at once.
     """
 
-    def __init__(self, settings: Settings, given=None):
+    def __init__(self, settings: Settings, embedder=None):
         self._settings = settings
-        self._future: Future | None = None
-        if given is not None:
-            self._future = Future()
-            self._future.set_result(given)
+        self._given = embedder
+        self._chunker: Future | None = None
+        self._embedder: Future | None = None
 
     def start(self) -> None:
-        if self._future is None:
-            from ingest.embed import Embedder
+        if self._chunker is None:
+            pool = ThreadPoolExecutor(1, thread_name_prefix="model-load")
+            self._chunker = pool.submit(_chunker, self._settings)
+            if self._given is None:
+                from ingest.embed import Embedder
 
-            pool = ThreadPoolExecutor(1, thread_name_prefix="embedder-load")
-            self._future = pool.submit(Embedder, self._settings.embed)
+                self._embedder = pool.submit(Embedder, self._settings.embed)
             pool.shutdown(wait=False)
 
-    def get(self):
+    def chunker(self) -> Chunker:
         self.start()
-        return self._future.result()
+        return self._chunker.result()
+
+    def embedder(self):
+        if self._given is not None:
+            return self._given
+        self.start()
+        return self._embedder.result()
 
 
 def wanted_manifest(settings: Settings, dim: int | None) -> dict[str, Any]:
@@ -145,7 +154,7 @@ def run(paths: list[Path], settings: Settings, *, rebuild: bool = False, prune: 
                                                len(entry.doc_ids), len(entry.chunk_ids)))
         timings["scan"] = time.perf_counter() - t0
 
-        load = _EmbedderLoad(settings, embedder)
+        load = _ModelLoad(settings, embedder)
         incoming = _parse_and_chunk(todo, settings, excluded, report, timings, progress, load)
         new_ledger.update(incoming.ledger)
         unchanged = base is not None and _ledger_json(new_ledger) == _ledger_json(base.ledger)
@@ -203,7 +212,7 @@ def remove(targets: list[str], settings: Settings) -> RunReport:
                                   "nor a document id in the index")
         wanted = dict(current.manifest)
         data = _assemble(current, ledger, _Incoming(), settings, wanted, excluded,
-                         _EmbedderLoad(settings), False,
+                         _ModelLoad(settings), False,
                          {}, report)
         data.report = report.to_json()
         report.changed = True
@@ -227,7 +236,7 @@ def _open_base(store: IndexStore) -> Generation | None:
 
 def _parse_and_chunk(todo: list[Candidate], settings: Settings, excluded: set[str],
                      report: RunReport, timings: dict[str, float], progress: bool,
-                     load: _EmbedderLoad) -> _Incoming:
+                     load: _ModelLoad) -> _Incoming:
     incoming = _Incoming()
     if not todo:
         return incoming
@@ -240,8 +249,8 @@ def _parse_and_chunk(todo: list[Candidate], settings: Settings, excluded: set[st
         else:
             parseable.append(cand)
     by_path = {c.path: c for c in parseable}
-    chunker = _chunker(settings)
     load.start()
+    chunker: Chunker | None = None
     t_parse = time.perf_counter()
     chunk_time = 0.0
     bar = _progress(len(parseable), "parse", progress)
@@ -255,6 +264,8 @@ def _parse_and_chunk(todo: list[Candidate], settings: Settings, excluded: set[st
                 _fail(incoming, report, cand, outcome.error.category, outcome.error.message,
                       outcome.seconds)
                 continue
+            if chunker is None:
+                chunker = load.chunker()  # loaded while the first files were parsed
             t_chunk = time.perf_counter()
             doc_ids, chunk_ids = [], []
             for document in outcome.loaded.documents:
@@ -315,7 +326,7 @@ def _fail(incoming: _Incoming, report: RunReport, cand: Candidate, category: str
 
 def _assemble(base: Generation | None, ledger: dict[str, LedgerEntry], incoming: _Incoming,
               settings: Settings, wanted: dict[str, Any], excluded: set[str],
-              load: _EmbedderLoad,
+              load: _ModelLoad,
               progress: bool, timings: dict[str, float], report: RunReport) -> GenerationData:
     """The next generation's tables and indexes: base minus dead chunks plus new ones."""
     live_chunks = {c for e in ledger.values() if e.status == "ok" for c in e.chunk_ids}
@@ -354,7 +365,7 @@ def _assemble(base: Generation | None, ledger: dict[str, LedgerEntry], incoming:
     dim = wanted["embedder"]["dim"]
     vectors = np.zeros((0, dim or 0), dtype=np.float32)
     if added:
-        embedder = load.get()
+        embedder = load.embedder()
         if dim is not None and embedder.info.dim != dim:
             raise IndexCorrupt(f"embedder dimension {embedder.info.dim} != index {dim}")
         dim = embedder.info.dim

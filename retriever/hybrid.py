@@ -14,7 +14,7 @@ import numpy as np
 
 from clinrag.models import model_revision
 from clinrag.settings import ChunkSettings, RetrieveSettings, Settings
-from ingest.chunk import index_text
+from ingest.chunk import passage_text
 from ingest.errors import IndexMismatch
 from ingest.store import Generation, IndexStore
 from ingest.tokenize import TokenizerConfig, tokenize
@@ -193,11 +193,11 @@ class Retriever:
 
     @staticmethod
     def _passage_text(generation: Generation, position: int) -> str:
-        """The chunk as it was embedded and BM25-indexed (title-prefixed if the index was)."""
+        """The chunk as the trained models read it (title-prefixed if the index is)."""
         chunk = generation.chunks[position]
         prefix = bool(generation.manifest["chunker"].get("prefix_title", True))
         title = generation.documents[chunk.doc_id].title if prefix else ""
-        return index_text(chunk, title, ChunkSettings(prefix_title=prefix))
+        return passage_text(chunk, title, ChunkSettings(prefix_title=prefix))
 
     def _cap_and_build(self, ranked, k: int) -> list[Hit]:
         per_doc: dict[str, int] = {}

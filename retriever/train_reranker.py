@@ -212,7 +212,7 @@ def train(settings: Settings, data: Path, out: Path, config: TrainConfig) -> dic
         "base_revision": model_revision(config.base_model),
         "kind": config.method,
         "max_length": config.max_length,
-        "passage_format": "title\\nchunk text (ingest.chunk.index_text)",
+        "passage_format": "title\\nchunk text (ingest.chunk.passage_text)",
         "config": asdict(config),
         "data": {"source": "BioASQ Task B 7B-10B golden files", "questions": len(questions),
                  "train_questions": len(train_q), "train_groups": len(train_examples),

@@ -9,7 +9,7 @@ from transformers import AutoTokenizer
 from clinrag.models import resolve_model
 from clinrag.records import Document, Heading, Page
 from clinrag.settings import ChunkSettings
-from ingest.chunk import Chunker, index_text, token_counter
+from ingest.chunk import Chunker, index_text, passage_text, token_counter
 from ingest.tokenize import TokenizerConfig, tokenize
 
 
@@ -94,6 +94,9 @@ def test_index_text_prefixes_real_titles_only(chunker):
         assert index_text(chunk, title, on) == page.text
     assert index_text(chunk, "PubMed 12345 revisited", on).startswith("PubMed 12345 revisited\n")
     assert index_text(chunk, "Metformin", ChunkSettings(prefix_title=False)) == page.text
+    # The trained models keep reading the title line they were trained with.
+    assert passage_text(chunk, "PubMed 12345", on) == f"PubMed 12345\n{page.text}"
+    assert passage_text(chunk, "", on) == page.text
 
 
 def test_tokenizer_keeps_biomedical_names_and_numbers():
