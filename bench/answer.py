@@ -42,11 +42,13 @@ def build_indexes(index: Path, removed: Path, pubmedqa: Path, bioasq: Path,
                   unanswerable: list[str]) -> None:
     from generator.corpus import ensure_corpus_index
     from ingest.pipeline import remove
+    from ingest.store import IndexStore
 
     ensure_corpus_index(load_settings({"index": index}), bioasq, pubmedqa)
     # The copy is current only for the same removals from the same source generation (a
     # rebuilt source index gets a new manifest).
-    manifest = (index / "generations" / (index / "CURRENT").read_text().strip() / "manifest.json")
+    store = IndexStore(index)
+    manifest = store.generations_dir / store.current_name() / "manifest.json"
     wanted = {"source_manifest_sha256": hashlib.sha256(manifest.read_bytes()).hexdigest(),
               "removed": sorted(unanswerable)}
     stamp = removed / "REMOVED.json"

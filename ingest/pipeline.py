@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,44 +44,6 @@ class _Incoming:
     documents: dict[str, DocumentMeta] = field(default_factory=dict)
     pages: dict[str, PageRef] = field(default_factory=dict)
     chunks: dict[str, Chunk] = field(default_factory=dict)
-
-
-class _ModelLoad:
-    """The chunker's tokenizer and the embedder, loaded in a background thread while the
-    parse workers start and parse.
-
-    The parsers are separate processes, so the main process mostly waits for them. Loading
-    meanwhile overlaps about 2 s (tokenizer, transformers import) and 3 s (sentence-transformers,
-    weights) with parsing where a core is free; on 2 cores the parse workers already use both,
-    and the ingest bench shows no gain there. One thread loads both, in that order, so two
-    threads never import transformers at once.
-    """
-
-    def __init__(self, settings: Settings, embedder=None):
-        self._settings = settings
-        self._given = embedder
-        self._chunker: Future | None = None
-        self._embedder: Future | None = None
-
-    def start(self) -> None:
-        if self._chunker is None:
-            pool = ThreadPoolExecutor(1, thread_name_prefix="model-load")
-            self._chunker = pool.submit(_chunker, self._settings)
-            if self._given is None:
-                from ingest.embed import Embedder
-
-                self._embedder = pool.submit(Embedder, self._settings.embed)
-            pool.shutdown(wait=False)
-
-    def chunker(self) -> Chunker:
-        self.start()
-        return self._chunker.result()
-
-    def embedder(self):
-        if self._given is not None:
-            return self._given
-        self.start()
-        return self._embedder.result()
 
 
 def wanted_manifest(settings: Settings, dim: int | None) -> dict[str, Any]:
@@ -154,8 +115,7 @@ def run(paths: list[Path], settings: Settings, *, rebuild: bool = False, prune: 
                                                len(entry.doc_ids), len(entry.chunk_ids)))
         timings["scan"] = time.perf_counter() - t0
 
-        load = _ModelLoad(settings, embedder)
-        incoming = _parse_and_chunk(todo, settings, excluded, report, timings, progress, load)
+        incoming = _parse_and_chunk(todo, settings, excluded, report, timings, progress)
         new_ledger.update(incoming.ledger)
         unchanged = base is not None and _ledger_json(new_ledger) == _ledger_json(base.ledger)
         empty = base is None and not any(e.status == "ok" for e in new_ledger.values())
@@ -165,7 +125,7 @@ def run(paths: list[Path], settings: Settings, *, rebuild: bool = False, prune: 
             report.timings_s = {k: round(v, 3) for k, v in timings.items()}
             _finish(store, report)
             return report
-        data = _assemble(base, new_ledger, incoming, settings, wanted, excluded, load,
+        data = _assemble(base, new_ledger, incoming, settings, wanted, excluded, embedder,
                          progress, timings, report)
         t_write = time.perf_counter()
         report.changed = True
@@ -211,8 +171,7 @@ def remove(targets: list[str], settings: Settings) -> RunReport:
                 raise SourceError("not_found", f"{target!r} is neither an ingested file path "
                                   "nor a document id in the index")
         wanted = dict(current.manifest)
-        data = _assemble(current, ledger, _Incoming(), settings, wanted, excluded,
-                         _ModelLoad(settings), False,
+        data = _assemble(current, ledger, _Incoming(), settings, wanted, excluded, None, False,
                          {}, report)
         data.report = report.to_json()
         report.changed = True
@@ -235,8 +194,7 @@ def _open_base(store: IndexStore) -> Generation | None:
 
 
 def _parse_and_chunk(todo: list[Candidate], settings: Settings, excluded: set[str],
-                     report: RunReport, timings: dict[str, float], progress: bool,
-                     load: _ModelLoad) -> _Incoming:
+                     report: RunReport, timings: dict[str, float], progress: bool) -> _Incoming:
     incoming = _Incoming()
     if not todo:
         return incoming
@@ -249,8 +207,7 @@ def _parse_and_chunk(todo: list[Candidate], settings: Settings, excluded: set[st
         else:
             parseable.append(cand)
     by_path = {c.path: c for c in parseable}
-    load.start()
-    chunker: Chunker | None = None
+    chunker = _chunker(settings)
     t_parse = time.perf_counter()
     chunk_time = 0.0
     bar = _progress(len(parseable), "parse", progress)
@@ -264,8 +221,6 @@ def _parse_and_chunk(todo: list[Candidate], settings: Settings, excluded: set[st
                 _fail(incoming, report, cand, outcome.error.category, outcome.error.message,
                       outcome.seconds)
                 continue
-            if chunker is None:
-                chunker = load.chunker()  # loaded while the first files were parsed
             t_chunk = time.perf_counter()
             doc_ids, chunk_ids = [], []
             for document in outcome.loaded.documents:
@@ -325,8 +280,7 @@ def _fail(incoming: _Incoming, report: RunReport, cand: Candidate, category: str
 
 
 def _assemble(base: Generation | None, ledger: dict[str, LedgerEntry], incoming: _Incoming,
-              settings: Settings, wanted: dict[str, Any], excluded: set[str],
-              load: _ModelLoad,
+              settings: Settings, wanted: dict[str, Any], excluded: set[str], embedder,
               progress: bool, timings: dict[str, float], report: RunReport) -> GenerationData:
     """The next generation's tables and indexes: base minus dead chunks plus new ones."""
     live_chunks = {c for e in ledger.values() if e.status == "ok" for c in e.chunk_ids}
@@ -365,7 +319,10 @@ def _assemble(base: Generation | None, ledger: dict[str, LedgerEntry], incoming:
     dim = wanted["embedder"]["dim"]
     vectors = np.zeros((0, dim or 0), dtype=np.float32)
     if added:
-        embedder = load.embedder()
+        if embedder is None:
+            from ingest.embed import Embedder
+
+            embedder = Embedder(settings.embed)
         if dim is not None and embedder.info.dim != dim:
             raise IndexCorrupt(f"embedder dimension {embedder.info.dim} != index {dim}")
         dim = embedder.info.dim
