@@ -22,6 +22,7 @@ from clinrag.settings import Settings
 from ingest.chunk import SEPARATORS, Chunker, PageRef, index_text
 from ingest.errors import IndexCorrupt, SourceError
 from ingest.parse_pool import ParsePool
+from ingest.preload import ModelPreload
 from ingest.report import FileReport, RunReport
 from ingest.scan import Candidate, expand_inputs, is_unchanged, under_roots
 from ingest.store import dense as dense_store
@@ -115,7 +116,8 @@ def run(paths: list[Path], settings: Settings, *, rebuild: bool = False, prune: 
                                                len(entry.doc_ids), len(entry.chunk_ids)))
         timings["scan"] = time.perf_counter() - t0
 
-        incoming = _parse_and_chunk(todo, settings, excluded, report, timings, progress)
+        models = ModelPreload(settings, embedder)
+        incoming = _parse_and_chunk(todo, settings, excluded, report, timings, progress, models)
         new_ledger.update(incoming.ledger)
         unchanged = base is not None and _ledger_json(new_ledger) == _ledger_json(base.ledger)
         empty = base is None and not any(e.status == "ok" for e in new_ledger.values())
@@ -125,7 +127,7 @@ def run(paths: list[Path], settings: Settings, *, rebuild: bool = False, prune: 
             report.timings_s = {k: round(v, 3) for k, v in timings.items()}
             _finish(store, report)
             return report
-        data = _assemble(base, new_ledger, incoming, settings, wanted, excluded, embedder,
+        data = _assemble(base, new_ledger, incoming, settings, wanted, excluded, models,
                          progress, timings, report)
         t_write = time.perf_counter()
         report.changed = True
@@ -171,8 +173,8 @@ def remove(targets: list[str], settings: Settings) -> RunReport:
                 raise SourceError("not_found", f"{target!r} is neither an ingested file path "
                                   "nor a document id in the index")
         wanted = dict(current.manifest)
-        data = _assemble(current, ledger, _Incoming(), settings, wanted, excluded, None, False,
-                         {}, report)
+        data = _assemble(current, ledger, _Incoming(), settings, wanted, excluded,
+                         ModelPreload(settings), False, {}, report)
         data.report = report.to_json()
         report.changed = True
         report.generation = writer.commit(data, keep=settings.ingest.keep_generations)
@@ -194,7 +196,8 @@ def _open_base(store: IndexStore) -> Generation | None:
 
 
 def _parse_and_chunk(todo: list[Candidate], settings: Settings, excluded: set[str],
-                     report: RunReport, timings: dict[str, float], progress: bool) -> _Incoming:
+                     report: RunReport, timings: dict[str, float], progress: bool,
+                     models: ModelPreload) -> _Incoming:
     incoming = _Incoming()
     if not todo:
         return incoming
@@ -206,8 +209,12 @@ def _parse_and_chunk(todo: list[Candidate], settings: Settings, excluded: set[st
                   f"{cand.size / 1e6:.1f} MB is over the {settings.ingest.max_file_mb:g} MB limit")
         else:
             parseable.append(cand)
+    # Largest first, so that the last file to finish is a small one and no worker sits idle
+    # at the end waiting for one big file (file size stands in for parse time).
+    parseable.sort(key=lambda c: (-c.size, str(c.path)))
     by_path = {c.path: c for c in parseable}
-    chunker = _chunker(settings)
+    models.start()  # tokenizer, then embedder, load while the parser processes work
+    chunker: Chunker | None = None
     t_parse = time.perf_counter()
     chunk_time = 0.0
     bar = _progress(len(parseable), "parse", progress)
@@ -221,6 +228,8 @@ def _parse_and_chunk(todo: list[Candidate], settings: Settings, excluded: set[st
                 _fail(incoming, report, cand, outcome.error.category, outcome.error.message,
                       outcome.seconds)
                 continue
+            if chunker is None:
+                chunker = models.chunker()  # loaded meanwhile; waiting counts as parse time
             t_chunk = time.perf_counter()
             doc_ids, chunk_ids = [], []
             for document in outcome.loaded.documents:
@@ -280,8 +289,9 @@ def _fail(incoming: _Incoming, report: RunReport, cand: Candidate, category: str
 
 
 def _assemble(base: Generation | None, ledger: dict[str, LedgerEntry], incoming: _Incoming,
-              settings: Settings, wanted: dict[str, Any], excluded: set[str], embedder,
-              progress: bool, timings: dict[str, float], report: RunReport) -> GenerationData:
+              settings: Settings, wanted: dict[str, Any], excluded: set[str],
+              models: ModelPreload, progress: bool, timings: dict[str, float],
+              report: RunReport) -> GenerationData:
     """The next generation's tables and indexes: base minus dead chunks plus new ones."""
     live_chunks = {c for e in ledger.values() if e.status == "ok" for c in e.chunk_ids}
     live_docs = {d for e in ledger.values() if e.status == "ok" for d in e.doc_ids}
@@ -319,10 +329,7 @@ def _assemble(base: Generation | None, ledger: dict[str, LedgerEntry], incoming:
     dim = wanted["embedder"]["dim"]
     vectors = np.zeros((0, dim or 0), dtype=np.float32)
     if added:
-        if embedder is None:
-            from ingest.embed import Embedder
-
-            embedder = Embedder(settings.embed)
+        embedder = models.embedder()
         if dim is not None and embedder.info.dim != dim:
             raise IndexCorrupt(f"embedder dimension {embedder.info.dim} != index {dim}")
         dim = embedder.info.dim
@@ -344,16 +351,6 @@ def _assemble(base: Generation | None, ledger: dict[str, LedgerEntry], incoming:
     manifest = dict(wanted)
     manifest["excluded_doc_ids"] = sorted(excluded)
     return GenerationData(manifest, documents, pages, chunks, dense, sparse, ledger, {})
-
-
-def _chunker(settings: Settings) -> Chunker:
-    from transformers import AutoTokenizer
-
-    from clinrag.models import resolve_model
-
-    tokenizer = AutoTokenizer.from_pretrained(str(resolve_model(settings.embed.model)))
-    tokenizer.model_max_length = 1 << 30  # we only count tokens; silence length warnings
-    return Chunker.for_tokenizer(settings.chunk, tokenizer)
 
 
 def _ledger_json(ledger: dict[str, LedgerEntry]) -> list[dict[str, Any]]:

@@ -115,6 +115,26 @@ def test_edit_replaces_and_delete_removes(tmp_path, make_settings, embedder):
         assert generation.sparse.tf[:, vocab.index("colcot")].sum() == 0
 
 
+def test_models_loaded_during_parsing_keep_the_thread_setting(tmp_path, make_settings,
+                                                              embedder, monkeypatch):
+    # With no embedder given, run() loads the tokenizer and the embedder in a background
+    # thread while files parse. Torch's thread count is per calling thread, so a setting
+    # applied only in the loader thread would be lost for the encoding in this one.
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    monkeypatch.setenv("CLINRAG_THREADS", "1")
+    try:
+        report = run([write_corpus(tmp_path / "lib")], make_settings())
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert report.summary() == {"ok": 3} and report.counts["chunks"] == 3
+    generation = IndexStore(make_settings().index_dir).open()
+    assert "Dapagliflozin" in dense_search(generation, embedder, "SGLT2 heart failure")[0]
+
+
 def test_bad_files_are_reported_and_the_rest_ingested(tmp_path, make_settings, embedder):
     settings = make_settings()
     corpus = write_corpus(tmp_path / "lib")
