@@ -50,9 +50,14 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-SYSTEMS = ["baseline", "ours", "ours-fp32"]
 CORPORA = ["bioasq", "pdfs"]
-PRECISION = {"ours": "auto", "ours-fp32": "fp32"}
+# clinrag's configurations: settings overrides per system. pypdfium2 first only matters for PDFs.
+OURS = {"ours": {"embed": {"precision": "auto"}},
+        "ours-fp32": {"embed": {"precision": "fp32"}},
+        "ours-pdfium": {"embed": {"precision": "auto"}, "ingest": {"pdf_extractor": "pypdfium2"}}}
+SYSTEMS_OF = {"bioasq": ["baseline", "ours", "ours-fp32"],
+              "pdfs": ["baseline", "ours", "ours-fp32", "ours-pdfium"]}
+SYSTEMS = ["baseline", *OURS]
 RESULT_MARK = "BENCH_RESULT "
 MAX_QUESTIONS = 500
 METRICS = ["recall@10", "recall@100", "mrr@10"]
@@ -158,8 +163,8 @@ def child_ours(system: str, corpus: str, files: list[str], workdir: Path) -> dic
 
     threads = configure_cpu_threads()
     home = workdir / f"{system}-{corpus}"
-    settings = load_settings({"home": home, "index": home / "index",
-                              "embed": {"precision": PRECISION[system]}})
+    shutil.rmtree(home, ignore_errors=True)  # a repeated round starts from no index again
+    settings = load_settings({"home": home, "index": home / "index", **OURS[system]})
     stats = our_input_stats(files, corpus)
     t0 = time.perf_counter()
     report = ingest_run([Path(f) for f in files], settings)
@@ -196,8 +201,7 @@ def child_pure_embed(system: str, corpus: str, workdir: Path) -> dict:
 
     threads = configure_cpu_threads()
     home = workdir / f"{system}-{corpus}"
-    settings = load_settings({"home": home, "index": home / "index",
-                              "embed": {"precision": PRECISION[system]}})
+    settings = load_settings({"home": home, "index": home / "index", **OURS[system]})
     generation = IndexStore(settings.index_dir).open()
     texts = [index_text(c, generation.documents[c.doc_id].title, settings.chunk)
              for c in generation.chunks]
@@ -285,7 +289,7 @@ def child_quality(workdir: Path, data: Path, limit: int | None) -> dict:
     for system in ("ours", "ours-fp32"):
         home = workdir / f"{system}-bioasq"
         settings_of[system] = load_settings({"home": home, "index": home / "index",
-                                             "embed": {"precision": PRECISION[system]}})
+                                             **OURS[system]})
         gens[system] = IndexStore(settings_of[system].index_dir).open()
     corpus_docs = set(gens["ours"].documents)
     questions = load_questions(source_files(data)["bioasq"])
@@ -458,16 +462,17 @@ def main_parent(args: argparse.Namespace) -> None:
             # The PDF runs last ~30-45 s, where a neighbour's burst on a shared machine moves
             # a single run by several percent: repeat them, alternating the order.
             rounds = args.pdf_rounds if corpus == "pdfs" else 1
-            tries: dict[str, list[dict]] = {s: [] for s in SYSTEMS}
+            systems = SYSTEMS_OF[corpus]
+            tries: dict[str, list[dict]] = {s: [] for s in systems}
             for i in range(rounds):
-                for system in SYSTEMS if i % 2 == 0 else SYSTEMS[::-1]:
+                for system in systems if i % 2 == 0 else systems[::-1]:
                     result, peak = spawn(["--only", system, "--corpus", corpus, *common],
                                          f"{system} / {corpus} (round {i + 1}/{rounds})")
                     result["peak_rss_tree_mb"] = peak
                     tries[system].append(result)
-            for system in SYSTEMS:
+            for system in systems:
                 runs[system][corpus] = _median_run(tries[system])
-            for system in ("ours", "ours-fp32"):
+            for system in systems[1:]:
                 pure, _ = spawn(["--only", "pure-embed", "--system", system, "--corpus", corpus,
                                  *common], f"pure Embedder.encode, {system} / {corpus}")
                 run = runs[system][corpus]
@@ -481,12 +486,12 @@ def main_parent(args: argparse.Namespace) -> None:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    for system in SYSTEMS:
-        for corpus in CORPORA:
+    for corpus in CORPORA:
+        for system in SYSTEMS_OF[corpus]:
             _derive(runs[system][corpus])
     ratios = {}
-    for ours in ("ours", "ours-fp32"):
-        for corpus in CORPORA:
+    for corpus in CORPORA:
+        for ours in SYSTEMS_OF[corpus][1:]:
             o, b = runs[ours][corpus], runs["baseline"][corpus]
             ratios[f"{ours}/{corpus}"] = {
                 "docs_per_s": o["docs_per_s"] / b["docs_per_s"],
@@ -563,7 +568,7 @@ def _version(dist: str) -> str | None:
 
 def to_markdown(r: dict) -> str:
     label = {"baseline": "LangChain naive (fp32)", "ours": "clinrag (bf16, default)",
-             "ours-fp32": "clinrag (fp32)"}
+             "ours-fp32": "clinrag (fp32)", "ours-pdfium": "clinrag (bf16, pypdfium2 first)"}
     m = r["machine"]
     lines = [
         "# Ingest throughput: clinrag vs naive LangChain"
@@ -584,7 +589,7 @@ def to_markdown(r: dict) -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
     for corpus in CORPORA:
-        for system in ("baseline", "ours", "ours-fp32"):
+        for system in SYSTEMS_OF[corpus]:
             x = r["runs"][system][corpus]
             s = x["time_share"]
             share = " / ".join(f"{100 * s[k]:.0f}%" for k in ("parse", "chunk", "embed", "write",
@@ -604,7 +609,7 @@ def to_markdown(r: dict) -> str:
         "|---|---|---:|---:|---:|---:|",
     ]
     for corpus in CORPORA:
-        for ours in ("ours", "ours-fp32"):
+        for ours in SYSTEMS_OF[corpus][1:]:
             q = r["ratios"][f"{ours}/{corpus}"]
             per_round = q.get("wall_ratio_rounds", [])
             rounds = (f" (median runs of {len(per_round)} rounds; same-round ratios "
@@ -659,7 +664,7 @@ def main(argv: list[str] | None = None) -> None:
                         "tables show each system's median run (default 3)")
     parser.add_argument("--only", choices=[*SYSTEMS, "pure-embed", "quality"],
                         help=argparse.SUPPRESS)
-    parser.add_argument("--system", choices=["ours", "ours-fp32"], help=argparse.SUPPRESS)
+    parser.add_argument("--system", choices=list(OURS), help=argparse.SUPPRESS)
     parser.add_argument("--corpus", choices=CORPORA, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -678,7 +683,7 @@ def main(argv: list[str] | None = None) -> None:
     files = json.loads((workdir / "files.json").read_text("utf-8"))
     if args.only == "baseline":
         result = child_baseline(args.corpus, files[args.corpus], workdir)
-    elif args.only in PRECISION:
+    elif args.only in OURS:
         result = child_ours(args.only, args.corpus, files[args.corpus], workdir)
     elif args.only == "pure-embed":
         result = child_pure_embed(args.system, args.corpus, workdir)

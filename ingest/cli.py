@@ -47,6 +47,8 @@ def build_parser(prog: str = "ingest") -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=int)
     run.add_argument("--workers", type=int, help="parser processes")
     run.add_argument("--timeout", type=float, help="seconds allowed to parse one file")
+    run.add_argument("--pdf-extractor", choices=["pypdf", "pypdfium2"],
+                     help="library that reads PDF pages first (the other is the fallback)")
     run.add_argument("--wait", type=float, help="seconds to wait for another writer")
     run.add_argument("--json", action="store_true", help="print the report as JSON")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -75,7 +77,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "embed": {"model": get("embed_model"), "precision": get("precision"),
                   "device": get("device"), "batch_size": get("batch_size")},
         "ingest": {"workers": get("workers"), "parse_timeout_s": get("timeout"),
-                   "lock_wait_s": get("wait")},
+                   "lock_wait_s": get("wait"), "pdf_extractor": get("pdf_extractor")},
     })
 
 

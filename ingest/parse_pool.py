@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from clinrag.records import document_from_json
 from ingest.errors import SourceError
@@ -47,11 +48,12 @@ class _Worker:
         self.task: Path | None = None
         self.started = 0.0
 
-    def submit(self, path: Path) -> None:
+    def submit(self, path: Path, options: dict[str, Any]) -> None:
         self.task = path
         self.started = time.monotonic()
         self.buffer = b""
-        self.process.stdin.write(json.dumps({"path": str(path)}).encode("utf-8") + b"\n")
+        request = {"path": str(path), "options": options}
+        self.process.stdin.write(json.dumps(request).encode("utf-8") + b"\n")
         self.process.stdin.flush()
 
     def read_available(self) -> bytes | None:
@@ -82,12 +84,17 @@ class _Worker:
 
 
 class ParsePool:
-    """``with ParsePool(...) as pool: for outcome in pool.parse(paths): ...``"""
+    """``with ParsePool(...) as pool: for outcome in pool.parse(paths): ...``
 
-    def __init__(self, workers: int, timeout_s: float, memory_mb: int):
+    ``options`` go to :func:`ingest.sources.loader_for` in the worker (JSON values only).
+    """
+
+    def __init__(self, workers: int, timeout_s: float, memory_mb: int,
+                 options: dict[str, Any] | None = None):
         self.size = max(1, workers)
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
+        self.options = dict(options or {})
         self._workers: list[_Worker] = []
 
     def __enter__(self) -> ParsePool:
@@ -111,7 +118,7 @@ class ParsePool:
                 while queue and idle:
                     worker = idle.pop()
                     try:
-                        worker.submit(queue[-1])
+                        worker.submit(queue[-1], self.options)
                     except (BrokenPipeError, OSError):
                         idle.append(self._replace(worker))
                         continue

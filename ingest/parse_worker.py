@@ -1,6 +1,7 @@
 """A parser process: ``python -m ingest.parse_worker MEMORY_MB``.
 
-Reads one JSON request per line on stdin (``{"path": ...}``) and answers one JSON line on
+Reads one JSON request per line on stdin (``{"path": ..., "options": {...}}``, the options
+being :func:`ingest.sources.loader_for`'s keywords) and answers one JSON line on
 its protocol pipe. It never imports torch or the index code, so it starts fast and a hostile
 file can only take this small process down. Messages are JSON (no pickle of parsed content).
 """
@@ -30,9 +31,10 @@ def main() -> None:
     from ingest.sources import loader_for
 
     for line in sys.stdin:
-        path = Path(json.loads(line)["path"])
+        request = json.loads(line)
+        path = Path(request["path"])
         try:
-            loaded = loader_for(path)(path)
+            loaded = loader_for(path, **request.get("options", {}))(path)
             reply = {
                 "ok": {
                     "documents": [document_to_json(d) for d in loaded.documents],

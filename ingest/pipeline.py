@@ -219,7 +219,8 @@ def _parse_and_chunk(todo: list[Candidate], settings: Settings, excluded: set[st
     chunk_time = 0.0
     bar = _progress(len(parseable), "parse", progress)
     with ParsePool(settings.ingest.workers, settings.ingest.parse_timeout_s,
-                   settings.ingest.parse_memory_mb) as pool:
+                   settings.ingest.parse_memory_mb,
+                   {"pdf_extractor": settings.ingest.pdf_extractor}) as pool:
         for outcome in pool.parse(list(by_path)):
             bar.update(1)
             cand = by_path[outcome.path]

@@ -219,3 +219,74 @@ def test_loader_dispatch_refuses_unknown_types(tmp_path):
     with pytest.raises(SourceError) as err:
         loader_for(tmp_path / "slides.pptx")
     assert err.value.category == "unsupported"
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in text.split() if w.isalpha()}
+
+
+@pytest.mark.parametrize("name", ["10.1128%2Fjb.00479-21.pdf", "10.1038%2Fs41467-024-44806-1.pdf"])
+def test_pdfium_first_reads_real_papers_as_pypdf_does(name):
+    path = shared("pdfs", name)
+    by_pypdf = load_pdf(path).documents[0]
+    by_pdfium = load_pdf(path, extractor="pypdfium2").documents[0]
+    assert all(p.extractor == "pypdfium2" for p in by_pdfium.pages)
+    assert [p.number for p in by_pdfium.pages] == [p.number for p in by_pypdf.pages]
+    assert (by_pdfium.title, by_pdfium.doi) == (by_pypdf.title, by_pypdf.doi)
+    for a, b in zip(by_pypdf.pages, by_pdfium.pages):
+        wa, wb = _words(a.text), _words(b.text)
+        assert len(wa & wb) / len(wa | wb) > 0.9, (a.number, len(wa), len(wb))
+        assert "\ufb01" not in b.text
+    headings = [[h.title for h in p.headings] for p in by_pdfium.pages]
+    assert headings == [[h.title for h in p.headings] for p in by_pypdf.pages]
+    assert any(headings)
+
+
+def test_pdfium_first_falls_back_to_pypdf_for_a_page_without_text(monkeypatch):
+    import ingest.sources.pdf as pdf_module
+
+    real = pdf_module._pdfium_all
+
+    def second_page_blank(data, why):
+        texts, extractors, metadata = real(data, why)
+        texts[1], extractors[1] = "", "none"
+        return texts, extractors, metadata
+
+    monkeypatch.setattr(pdf_module, "_pdfium_all", second_page_blank)
+    doc = load_pdf(shared("pdfs", "10.1128%2Fjb.00479-21.pdf"), extractor="pypdfium2").documents[0]
+    assert doc.pages[1].extractor == "pypdf" and len(doc.pages[1].text) > 500
+    assert doc.pages[0].extractor == doc.pages[2].extractor == "pypdfium2"
+    assert doc.extra["extractors"] == ["pypdf", "pypdfium2"]
+
+
+def test_pdfium_first_still_reports_broken_and_locked_files(tmp_path):
+    real = shared("pdfs", "10.1128%2Fjb.00479-21.pdf").read_bytes()
+    (tmp_path / "fake.pdf").write_bytes(b"<html>not a pdf</html>")
+    (tmp_path / "truncated.pdf").write_bytes(real[: len(real) // 50])
+    for name in ("fake.pdf", "truncated.pdf"):
+        with pytest.raises(SourceError) as err:
+            load_pdf(tmp_path / name, extractor="pypdfium2")
+        assert err.value.category in ("parse_error", "no_text"), name
+    writer = pypdf.PdfWriter(clone_from=str(shared("pdfs", "10.1128%2Fjb.00479-21.pdf")))
+    writer.encrypt(user_password="secret", owner_password="owner", algorithm="RC4-128")
+    with (tmp_path / "locked.pdf").open("wb") as handle:
+        writer.write(handle)
+    with pytest.raises(SourceError) as err:
+        load_pdf(tmp_path / "locked.pdf", extractor="pypdfium2")
+    assert err.value.category == "encrypted"
+    with pytest.raises(ValueError, match="unknown PDF extractor"):
+        load_pdf(tmp_path / "fake.pdf", extractor="pdfminer")
+
+
+def test_parse_workers_get_the_extractor_setting_from_the_command_line():
+    from ingest.cli import build_parser, settings_from
+    from ingest.parse_pool import ParsePool
+
+    args = build_parser().parse_args(["run", "x.pdf", "--pdf-extractor", "pypdfium2"])
+    settings = settings_from(args)
+    assert settings.ingest.pdf_extractor == "pypdfium2"
+    path = shared("pdfs", "10.1128%2Fjb.00479-21.pdf")
+    with ParsePool(1, 60, 2048, {"pdf_extractor": settings.ingest.pdf_extractor}) as pool:
+        (outcome,) = list(pool.parse([path]))
+    assert outcome.error is None
+    assert {p.extractor for p in outcome.loaded.documents[0].pages} == {"pypdfium2"}

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,13 +45,13 @@ def is_supported(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED_SUFFIXES
 
 
-def loader_for(path: Path) -> Loader:
+def loader_for(path: Path, *, pdf_extractor: str = "pypdf") -> Loader:
     """The loader for ``path``; raises SourceError("unsupported") for other files."""
     suffix = path.suffix.lower()
     if suffix in PDF_SUFFIXES:
         from ingest.sources.pdf import load_pdf
 
-        return load_pdf
+        return functools.partial(load_pdf, extractor=pdf_extractor)
     if suffix in TEXT_SUFFIXES:
         from ingest.sources.text import load_text
 

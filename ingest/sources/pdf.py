@@ -37,10 +37,22 @@ _BOILERPLATE = re.compile(
 _JUNK_TITLES = re.compile(r"^(untitled|microsoft word|.*\.(docx?|pdf|tex)$)", re.IGNORECASE)
 
 
-def load_pdf(path: Path) -> Loaded:
-    """Parse one PDF into a Document with one Page per PDF page that has text."""
+EXTRACTORS = ("pypdf", "pypdfium2")
+
+
+def load_pdf(path: Path, extractor: str = "pypdf") -> Loaded:
+    """Parse one PDF into a Document with one Page per PDF page that has text.
+
+    ``extractor`` reads every page first; the other library is tried for the pages it fails
+    on or finds no text in (or for the whole file when it cannot open it).
+    """
+    if extractor not in EXTRACTORS:
+        raise ValueError(f"unknown PDF extractor {extractor!r}; expected one of {EXTRACTORS}")
     data = path.read_bytes()
-    raw_pages, extractors, metadata = _extract_pages(path, data)
+    if extractor == "pypdfium2":
+        raw_pages, extractors, metadata = _extract_pages_pdfium_first(path, data)
+    else:
+        raw_pages, extractors, metadata = _extract_pages(path, data)
     pages: list[Page] = []
     section: str | None = None
     for number, (raw, extractor) in enumerate(zip(raw_pages, extractors), start=1):
@@ -110,6 +122,41 @@ def _extract_pages(path: Path, data: bytes) -> tuple[list[str], list[str], dict[
     return texts, extractors, metadata
 
 
+def _extract_pages_pdfium_first(path: Path, data: bytes
+                                 ) -> tuple[list[str], list[str], dict[str, str]]:
+    """Like :func:`_extract_pages` with the roles swapped: pypdfium2 first, pypdf after."""
+    try:
+        texts, extractors, metadata = _pdfium_all(data, "not tried (pypdfium2 reads first)")
+    except SourceError as exc:
+        if exc.category != "parse_error":
+            raise  # encrypted or zero pages: pypdf would find the same
+        log.debug("pypdfium2 could not open %s: %s", path.name, exc.message)
+        return _extract_pages(path, data)  # pypdf first, then pypdfium2 again: both reported
+    missing = [i for i, e in enumerate(extractors) if e == "none"]
+    if missing:
+        _pypdf_fill(path, missing, texts, extractors)
+    return texts, extractors, metadata
+
+
+def _pypdf_fill(path: Path, indices: list[int], texts: list[str], extractors: list[str]) -> None:
+    try:
+        import pypdf
+
+        reader = pypdf.PdfReader(path)
+        if reader.is_encrypted:
+            reader.decrypt("")
+    except Exception:  # the pages stay 'none': pypdfium2 already found nothing there
+        return
+    for index in indices:
+        try:
+            text = reader.pages[index].extract_text() or ""
+        except Exception:
+            text = ""
+        if text.strip():
+            texts[index] = text
+            extractors[index] = "pypdf"
+
+
 def _pypdf_metadata(reader) -> dict[str, str]:
     try:
         meta = reader.metadata or {}
@@ -164,10 +211,20 @@ def _pdfium_all(data: bytes, pypdf_error: str) -> tuple[list[str], list[str], di
             except Exception:
                 texts.append("")
         extractors = ["pypdfium2" if t.strip() else "none" for t in texts]
-        title = normalize_inline(str(doc.get_metadata_dict().get("Title", "")))
-        return texts, extractors, {"title": title} if title else {}
+        return texts, extractors, _pdfium_metadata(doc)
     finally:
         doc.close()
+
+
+def _pdfium_metadata(doc) -> dict[str, str]:
+    """The document information fields the loader reads, keyed like pypdf's (lower case)."""
+    try:
+        info = doc.get_metadata_dict()
+    except Exception:  # metadata is optional; a broken info dict must not lose the text
+        return {}
+    fields = {key.lower(): normalize_inline(str(info.get(key) or ""))
+              for key in ("Title", "Author", "Subject", "Keywords")}
+    return {key: value for key, value in fields.items() if value}
 
 
 def reflow_page(raw: str) -> tuple[str, tuple[Heading, ...]]:
