@@ -16,13 +16,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from clinrag.records import document_from_json
 from ingest.errors import SourceError
-from ingest.sources import Loaded, Rejected
+from ingest.sources import Loaded, ParseOptions, Rejected
 
 _ROOT = str(Path(__file__).resolve().parent.parent)
 log = logging.getLogger(__name__)
@@ -48,11 +47,11 @@ class _Worker:
         self.task: Path | None = None
         self.started = 0.0
 
-    def submit(self, path: Path, options: dict[str, Any]) -> None:
+    def submit(self, path: Path, options: ParseOptions) -> None:
         self.task = path
         self.started = time.monotonic()
         self.buffer = b""
-        request = {"path": str(path), "options": options}
+        request = {"path": str(path), "options": asdict(options)}
         self.process.stdin.write(json.dumps(request).encode("utf-8") + b"\n")
         self.process.stdin.flush()
 
@@ -86,15 +85,15 @@ class _Worker:
 class ParsePool:
     """``with ParsePool(...) as pool: for outcome in pool.parse(paths): ...``
 
-    ``options`` go to :func:`ingest.sources.loader_for` in the worker (JSON values only).
+    ``options`` reach :func:`ingest.sources.loader_for` in every worker.
     """
 
     def __init__(self, workers: int, timeout_s: float, memory_mb: int,
-                 options: dict[str, Any] | None = None):
+                 options: ParseOptions = ParseOptions()):
         self.size = max(1, workers)
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
-        self.options = dict(options or {})
+        self.options = options
         self._workers: list[_Worker] = []
 
     def __enter__(self) -> ParsePool:

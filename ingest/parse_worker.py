@@ -1,7 +1,7 @@
 """A parser process: ``python -m ingest.parse_worker MEMORY_MB``.
 
 Reads one JSON request per line on stdin (``{"path": ..., "options": {...}}``, the options
-being :func:`ingest.sources.loader_for`'s keywords) and answers one JSON line on
+being :class:`ingest.sources.ParseOptions`' fields) and answers one JSON line on
 its protocol pipe. It never imports torch or the index code, so it starts fast and a hostile
 file can only take this small process down. Messages are JSON (no pickle of parsed content).
 """
@@ -28,13 +28,13 @@ def main() -> None:
     sys.stdout = sys.stderr
     from clinrag.records import document_to_json
     from ingest.errors import SourceError
-    from ingest.sources import loader_for
+    from ingest.sources import ParseOptions, loader_for
 
     for line in sys.stdin:
         request = json.loads(line)
         path = Path(request["path"])
         try:
-            loaded = loader_for(path, **request.get("options", {}))(path)
+            loaded = loader_for(path, ParseOptions(**request.get("options", {})))(path)
             reply = {
                 "ok": {
                     "documents": [document_to_json(d) for d in loaded.documents],

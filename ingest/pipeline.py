@@ -25,6 +25,7 @@ from ingest.parse_pool import ParsePool
 from ingest.preload import ModelPreload
 from ingest.report import FileReport, RunReport
 from ingest.scan import Candidate, expand_inputs, is_unchanged, under_roots
+from ingest.sources import ParseOptions
 from ingest.store import dense as dense_store
 from ingest.store.files import atomic_write_text
 from ingest.store.generation import Generation, GenerationData, IndexStore, checkpoint
@@ -220,7 +221,7 @@ def _parse_and_chunk(todo: list[Candidate], settings: Settings, excluded: set[st
     bar = _progress(len(parseable), "parse", progress)
     with ParsePool(settings.ingest.workers, settings.ingest.parse_timeout_s,
                    settings.ingest.parse_memory_mb,
-                   {"pdf_extractor": settings.ingest.pdf_extractor}) as pool:
+                   ParseOptions(pdf_extractor=settings.ingest.pdf_extractor)) as pool:
         for outcome in pool.parse(list(by_path)):
             bar.update(1)
             cand = by_path[outcome.path]

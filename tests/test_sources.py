@@ -9,7 +9,7 @@ import pypdf
 import pytest
 
 from ingest.errors import SourceError
-from ingest.sources import loader_for
+from ingest.sources import ParseOptions, loader_for
 from ingest.sources.benchmark_json import load_benchmark_json
 from ingest.sources.jsonl import load_jsonl
 from ingest.sources.pdf import detect_heading, load_pdf, reflow_page
@@ -286,7 +286,8 @@ def test_parse_workers_get_the_extractor_setting_from_the_command_line():
     settings = settings_from(args)
     assert settings.ingest.pdf_extractor == "pypdfium2"
     path = shared("pdfs", "10.1128%2Fjb.00479-21.pdf")
-    with ParsePool(1, 60, 2048, {"pdf_extractor": settings.ingest.pdf_extractor}) as pool:
+    options = ParseOptions(pdf_extractor=settings.ingest.pdf_extractor)
+    with ParsePool(1, 60, 2048, options) as pool:
         (outcome,) = list(pool.parse([path]))
     assert outcome.error is None
     assert {p.extractor for p in outcome.loaded.documents[0].pages} == {"pypdfium2"}

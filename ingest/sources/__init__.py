@@ -33,6 +33,14 @@ class Loaded:
 
 Loader = Callable[[Path], Loaded]
 
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """How the loaders read files (from the ingest settings); crosses to the parse workers
+    as JSON, so fields stay plain values."""
+
+    pdf_extractor: str = "pypdf"  # which library reads PDF pages first; the other falls back
+
 PDF_SUFFIXES = {".pdf"}
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
 XML_SUFFIXES = {".xml"}
@@ -45,13 +53,13 @@ def is_supported(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED_SUFFIXES
 
 
-def loader_for(path: Path, *, pdf_extractor: str = "pypdf") -> Loader:
+def loader_for(path: Path, options: ParseOptions = ParseOptions()) -> Loader:
     """The loader for ``path``; raises SourceError("unsupported") for other files."""
     suffix = path.suffix.lower()
     if suffix in PDF_SUFFIXES:
         from ingest.sources.pdf import load_pdf
 
-        return functools.partial(load_pdf, extractor=pdf_extractor)
+        return functools.partial(load_pdf, extractor=options.pdf_extractor)
     if suffix in TEXT_SUFFIXES:
         from ingest.sources.text import load_text
 
