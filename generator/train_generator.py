@@ -419,6 +419,13 @@ def model_card(summary: dict) -> str:
         f"{b['valid_citation_share']:.0%} of sentences with a valid citation, "
         f"{b['mean_latency_s']} s per answer"
         + (f" ({b['questions']} questions; {b['note']})" if b.get("note") else "") + "\n")
+    if summary["stop_reason"] == "time budget":
+        stopped = (f"Stopped by the time budget after {summary['steps']} optimisation steps (of "
+                   f"{d['train_examples']} prepared examples): more compute may still help.")
+    else:
+        stopped = (f"Stopped by {summary['stop_reason']} after {summary['steps']} steps; the "
+                   f"validation loss is measured on only {d['val_examples']} examples (validation "
+                   "records are few), a noisy signal for choosing the best step.")
     return f"""# clinrag generator adapter (SmolLM2-135M-Instruct + LoRA)
 
 The default text generator of `clinrag ask`: a LoRA adapter over **SmolLM2-135M-Instruct**,
@@ -485,15 +492,13 @@ Samples:
 - A 135M-parameter model: fluent but shallow. It paraphrases or copies the passages and can
   misstate a finding or cite the wrong passage; that is why every sentence is verified against
   its cited passages before an answer is shown, and unsupported sentences are dropped.
-- Trained briefly on {d['train_records']} PubMedQA abstracts on a shared CPU: few steps, one
-  question style (yes/no research questions over abstract sections), English only.
+- Trained on {d['train_records']} PubMedQA abstracts on a CPU: one question style (yes/no
+  research questions over abstract sections), English only.
 - Citation targets come from word overlap with the abstract sections, not from human labels.
-- Greedy decoding of a small model can repeat a sentence until the token cap (first sample
-  above); the answerer drops duplicate and unsupported sentences, but the adapter itself has
-  not learnt to stop reliably after so few steps.
-- Only {summary['steps']} optimisation steps (of {d['train_examples']} prepared examples): the
-  machine was shared by several training jobs, so the time budget bought little compute.
-- Latency above was measured on a heavily shared 2-core machine; an idle machine is faster.
+- Greedy decoding of a small model can repeat a sentence; the answerer drops duplicate and
+  unsupported sentences, but the adapter itself does not always stop on its own.
+- {stopped}
+- Latency above was measured on a shared 2-core machine; an idle machine is faster.
 - Not medical advice; answers summarise the indexed literature only.
 """
 
