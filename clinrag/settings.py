@@ -71,8 +71,8 @@ class IngestSettings(BaseModel):
     pdf_extractor: Literal["pypdf", "pypdfium2"] = Field(
         "pypdf",
         description="Which library reads a PDF page first; the other one is tried for pages "
-        "it fails on or finds no text in. pypdfium2 measured ~19x faster on real papers "
-        "(docs/benchmarks.md), pypdf is pure Python.",
+        "it fails on or finds no text in. pypdfium2 (PDFium, native code) parsed the 8 sample "
+        "papers ~4x faster end to end (docs/benchmarks.md); pypdf is pure Python.",
     )
     keep_generations: int = Field(3, ge=1, description="Old generations kept for rollback.")
     lock_wait_s: float = Field(0.0, ge=0, description="How long a second writer waits.")

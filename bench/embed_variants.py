@@ -1,0 +1,149 @@
+"""Ways to run the embedder in bf16 on the CPU: speed and fidelity, side by side.
+
+    python bench/embed_variants.py [--data ../shared/data] [--bioasq-sample 2000]
+                                   [--pdf-sample 400] [--rounds 3]
+
+Variants, all on the texts ``ingest run`` embeds (short BioASQ snippet chunks, long PDF chunks):
+
+- ``autocast`` (the default): fp32 weights, matrix products in bf16 under ``torch.autocast``,
+  SDPA attention;
+- ``bf16-weights``: the whole model cast to bf16 (layer norms and softmax in bf16 too);
+- ``eager-attention``: autocast with transformers' eager attention instead of SDPA.
+
+Each round runs every variant once in a rotated order; the table gives median chunks/s, the
+ratio to the default, and the cosine of each variant's vectors to fp32 vectors of the same text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import glob
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from embed_batch import chunk_texts  # noqa: E402
+
+
+def load_variants(batch_size: int):
+    """name -> encode(texts) returning float32 unit vectors."""
+    import numpy as np
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from clinrag.device import configure_cpu_threads
+    from clinrag.models import resolve_model
+    from clinrag.settings import EmbedSettings
+
+    configure_cpu_threads()
+    path = str(resolve_model(EmbedSettings().model))
+
+    def model(attention: str, dtype=None):
+        m = SentenceTransformer(path, device="cpu", model_kwargs={"attn_implementation": attention})
+        return m.to(dtype) if dtype is not None else m
+
+    def encoder(m, autocast: bool):
+        def encode(texts: list[str]):
+            ctx = (torch.autocast("cpu", dtype=torch.bfloat16) if autocast
+                   else contextlib.nullcontext())
+            with ctx:
+                v = m.encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                             convert_to_tensor=True)
+            return v.float().numpy().astype(np.float32)
+        return encode
+
+    sdpa = model("sdpa")
+    return ({"autocast": encoder(sdpa, True),
+             "bf16-weights": encoder(model("sdpa", torch.bfloat16), False),
+             "eager-attention": encoder(model("eager"), True)},
+            encoder(sdpa, False), sdpa.tokenizer)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared/data")
+    parser.add_argument("--bioasq-sample", type=int, default=2000)
+    parser.add_argument("--pdf-sample", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=REPO / "bench/results")
+    args = parser.parse_args()
+    bioasq = sorted(Path(p) for p in glob.glob(
+        str(args.data / "bioasq" / "Task*BGoldenEnriched" / "*.json")))
+    pdfs = sorted((args.data / "pdfs").glob("*.pdf"))
+    if not bioasq or not pdfs:
+        print(f"BioASQ golden files or PDFs not found under {args.data}", file=sys.stderr)
+        return 2
+    import numpy as np
+
+    from clinrag.settings import EmbedSettings
+
+    variants, fp32, tokenizer = load_variants(EmbedSettings().batch_size)
+    rng = random.Random(0)
+    result = {"when": datetime.now().isoformat(timespec="seconds"), "cpus": os.cpu_count(),
+              "rounds": args.rounds, "load_avg_start": os.getloadavg()[0], "corpora": {}}
+    names = list(variants)
+    for corpus, paths, sample in (("bioasq", bioasq, args.bioasq_sample),
+                                  ("pdfs", pdfs, args.pdf_sample)):
+        texts = chunk_texts(paths, tokenizer)
+        texts = rng.sample(texts, min(sample, len(texts)))
+        reference = fp32(texts)
+        seconds: dict[str, list[float]] = {n: [] for n in names}
+        cosine: dict[str, dict[str, float]] = {}
+        for r in range(args.rounds):
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                start = time.perf_counter()
+                vectors = variants[name](texts)
+                seconds[name].append(time.perf_counter() - start)
+                # bf16 outputs are unit length only to bf16 precision: divide by both norms
+                cos = (vectors * reference).sum(axis=1) / (
+                    np.linalg.norm(vectors, axis=1) * np.linalg.norm(reference, axis=1))
+                cosine[name] = {"min": float(cos.min()), "mean": float(cos.mean())}
+        speed = {n: len(texts) / statistics.median(s) for n, s in seconds.items()}
+        result["corpora"][corpus] = {
+            "chunks": len(texts),
+            "chunks_per_s": {n: round(v, 1) for n, v in speed.items()},
+            "ratio_to_default": {n: round(v / speed["autocast"], 3) for n, v in speed.items()},
+            "cosine_to_fp32": cosine,
+            "seconds": {n: [round(x, 2) for x in s] for n, s in seconds.items()},
+        }
+        print(f"[bench] {corpus}: {result['corpora'][corpus]['ratio_to_default']}", flush=True)
+    result["load_avg_end"] = os.getloadavg()[0]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "embed_variants.json").write_text(json.dumps(result, indent=1))
+    (args.out / "embed_variants.md").write_text(render(result) + "\n")
+    print(render(result))
+    return 0
+
+
+def render(result: dict) -> str:
+    lines = [
+        "# bf16 embedding variants on the CPU",
+        "",
+        f"{result['when']}, {result['cpus']} CPUs, median of {result['rounds']} rounds "
+        f"(rotated order); load avg {result['load_avg_start']:.2f} → "
+        f"{result['load_avg_end']:.2f}.",
+        "",
+        "| corpus | chunks | variant | chunks/s | vs default | cosine to fp32: min / mean |",
+        "|---|---:|---|---:|---:|---|",
+    ]
+    for corpus, c in result["corpora"].items():
+        for name, speed in c["chunks_per_s"].items():
+            cos = c["cosine_to_fp32"][name]
+            lines.append(f"| {corpus} | {c['chunks']} | {name} | {speed:.0f} "
+                         f"| {c['ratio_to_default'][name]:.2f}× "
+                         f"| {cos['min']:.5f} / {cos['mean']:.5f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
