@@ -55,13 +55,12 @@ def load_pdf(path: Path, extractor: str = "pypdf") -> Loaded:
         raw_pages, extractors, metadata = _extract_pages(path, data)
     pages: list[Page] = []
     section: str | None = None
-    for number, (raw, extractor) in enumerate(zip(raw_pages, extractors), start=1):
+    for number, (raw, page_extractor) in enumerate(zip(raw_pages, extractors), start=1):
         text, headings = reflow_page(raw)
         if not text:
             continue
-        pages.append(
-            Page(text=text, number=number, section=section, headings=headings, extractor=extractor)
-        )
+        pages.append(Page(text=text, number=number, section=section, headings=headings,
+                          extractor=page_extractor))
         if headings:
             section = headings[-1].title
     if not pages:
