@@ -1,7 +1,7 @@
 """Load the chunker's tokenizer and the embedder in a background thread while files parse.
 
 Loading is mostly single-threaded Python (importing transformers and sentence-transformers
-takes ~5 s of one core; the weights themselves ~0.3 s). Done after parsing, it leaves a core
+takes seconds of one core; the weights themselves far less). Done after parsing, it leaves a core
 idle; done while the parser processes run, it takes the share of a core they leave free.
 One thread loads both, tokenizer first (the first parsed file needs it), so two threads never
 import transformers at once.
