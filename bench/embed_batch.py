@@ -46,6 +46,31 @@ def chunk_texts(paths: list[Path], tokenizer) -> list[str]:
     return texts
 
 
+def add_corpus_options(parser: argparse.ArgumentParser) -> None:
+    """The inputs every embedding bench reads: where the data is and how much to sample."""
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared/data")
+    parser.add_argument("--bioasq-sample", type=int, default=2000)
+    parser.add_argument("--pdf-sample", type=int, default=400)
+
+
+def sample_corpora(args: argparse.Namespace, tokenizer) -> dict[str, list[str]] | None:
+    """A fixed random sample (seed 0) of the index texts of BioASQ and PDF chunks; None when
+    the shared data is absent (after saying so)."""
+    bioasq = sorted(Path(p) for p in glob.glob(
+        str(args.data / "bioasq" / "Task*BGoldenEnriched" / "*.json")))
+    pdfs = sorted((args.data / "pdfs").glob("*.pdf"))
+    if not bioasq or not pdfs:
+        print(f"BioASQ golden files or PDFs not found under {args.data}", file=sys.stderr)
+        return None
+    rng = random.Random(0)
+    corpora = {}
+    for name, paths, sample in (("bioasq", bioasq, args.bioasq_sample),
+                                ("pdfs", pdfs, args.pdf_sample)):
+        texts = chunk_texts(paths, tokenizer)
+        corpora[name] = rng.sample(texts, min(sample, len(texts)))
+    return corpora
+
+
 def measure(embedder, texts: list[str], sizes: list[int], rounds: int) -> dict[int, list[float]]:
     seconds: dict[int, list[float]] = {size: [] for size in sizes}
     for r in range(rounds):
@@ -59,29 +84,18 @@ def measure(embedder, texts: list[str], sizes: list[int], rounds: int) -> dict[i
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared/data")
-    parser.add_argument("--bioasq-sample", type=int, default=2000)
-    parser.add_argument("--pdf-sample", type=int, default=400)
+    add_corpus_options(parser)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sizes", default="16,32,64,128")
     parser.add_argument("--out", type=Path, default=REPO / "bench/results")
     args = parser.parse_args()
-    bioasq = sorted(Path(p) for p in glob.glob(
-        str(args.data / "bioasq" / "Task*BGoldenEnriched" / "*.json")))
-    pdfs = sorted((args.data / "pdfs").glob("*.pdf"))
-    if not bioasq or not pdfs:
-        print(f"BioASQ golden files or PDFs not found under {args.data}", file=sys.stderr)
-        return 2
 
     from ingest.embed import Embedder
 
     embedder = Embedder(EmbedSettings())
-    rng = random.Random(0)
-    corpora = {}
-    for name, paths, sample in (("bioasq", bioasq, args.bioasq_sample),
-                                ("pdfs", pdfs, args.pdf_sample)):
-        texts = chunk_texts(paths, embedder.tokenizer)
-        corpora[name] = rng.sample(texts, min(sample, len(texts)))
+    corpora = sample_corpora(args, embedder.tokenizer)
+    if corpora is None:
+        return 2
     sizes = [int(s) for s in args.sizes.split(",")]
     embedder.encode(corpora["bioasq"][:200])  # warm-up: first calls pay one-off costs
     result = {"when": datetime.now().isoformat(timespec="seconds"), "cpus": os.cpu_count(),

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import glob
 import json
 import os
-import random
 import statistics
 import sys
 import time
@@ -32,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from embed_batch import chunk_texts  # noqa: E402
+from embed_batch import add_corpus_options, sample_corpora  # noqa: E402
 
 
 def load_variants(batch_size: int):
@@ -71,31 +69,22 @@ def load_variants(batch_size: int):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared/data")
-    parser.add_argument("--bioasq-sample", type=int, default=2000)
-    parser.add_argument("--pdf-sample", type=int, default=400)
+    add_corpus_options(parser)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=REPO / "bench/results")
     args = parser.parse_args()
-    bioasq = sorted(Path(p) for p in glob.glob(
-        str(args.data / "bioasq" / "Task*BGoldenEnriched" / "*.json")))
-    pdfs = sorted((args.data / "pdfs").glob("*.pdf"))
-    if not bioasq or not pdfs:
-        print(f"BioASQ golden files or PDFs not found under {args.data}", file=sys.stderr)
-        return 2
     import numpy as np
 
     from clinrag.settings import EmbedSettings
 
     variants, fp32, tokenizer = load_variants(EmbedSettings().batch_size)
-    rng = random.Random(0)
+    corpora = sample_corpora(args, tokenizer)
+    if corpora is None:
+        return 2
     result = {"when": datetime.now().isoformat(timespec="seconds"), "cpus": os.cpu_count(),
               "rounds": args.rounds, "load_avg_start": os.getloadavg()[0], "corpora": {}}
     names = list(variants)
-    for corpus, paths, sample in (("bioasq", bioasq, args.bioasq_sample),
-                                  ("pdfs", pdfs, args.pdf_sample)):
-        texts = chunk_texts(paths, tokenizer)
-        texts = rng.sample(texts, min(sample, len(texts)))
+    for corpus, texts in corpora.items():
         reference = fp32(texts)
         seconds: dict[str, list[float]] = {n: [] for n in names}
         cosine: dict[str, dict[str, float]] = {}
