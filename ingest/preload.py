@@ -63,5 +63,7 @@ class ModelPreload:
         if embedder.device == "cpu":
             # OpenMP thread counts are per calling thread: the loader thread's setting does
             # not reach this one, which runs the encoding (CLINRAG_THREADS would be ignored).
+            # Not done in Embedder.encode for every caller: in a forked child of a process
+            # that already ran torch (bench/crash.py's fork mode) setting it there hangs.
             configure_cpu_threads()
         return embedder
