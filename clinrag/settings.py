@@ -47,9 +47,9 @@ class EmbedSettings(BaseModel):
         "auto",
         description="auto = bf16 where the CPU has bf16 matrix units or on CUDA, else fp32.",
     )
-    # Batches of 16-32 ran 3-9% faster than 64 and 128 ran 14-17% slower, on short BioASQ and
-    # long PDF chunks alike, on a 2-core bf16 CPU (bench/embed_batch.py): smaller activations
-    # stay in cache. GPUs want larger batches; set it there.
+    # Batches of 16-32 ran 5-12% faster than 64, on short BioASQ and long PDF chunks alike,
+    # on a 2-core bf16 CPU (bench/embed_batch.py, 5 rounds): smaller activations stay in cache.
+    # 16 and 32 are within the machine's noise of each other. GPUs want larger batches.
     batch_size: int = Field(32, ge=1, le=4096, description="Chunks per forward pass.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to run models.")
 
