@@ -43,7 +43,7 @@ class Embedder:
         self.model = SentenceTransformer(str(resolve_model(settings.model)), device=self.device)
         if self.precision == "bf16":
             # The whole model in bf16 rather than fp32 weights under autocast: no cast of every
-            # weight on every forward pass. bench/embed_variants.py: 1.04-1.08x autocast's
+            # weight on every forward pass. bench/embed_variants.py: 1.04-1.05x autocast's
             # chunks/s at cosine >= 0.9999 to fp32 (autocast: 0.99996).
             import torch
 
