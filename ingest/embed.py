@@ -42,9 +42,9 @@ class Embedder:
             configure_cpu_threads()
         self.model = SentenceTransformer(str(resolve_model(settings.model)), device=self.device)
         if self.precision == "bf16":
-            # The whole model in bf16 rather than fp32 weights under autocast: no cast of every
-            # weight on every forward pass. bench/embed_variants.py: 1.04-1.05x autocast's
-            # chunks/s at cosine >= 0.9999 to fp32 (autocast: 0.99996).
+            # The whole model in bf16 rather than fp32 weights under autocast (layer norms and
+            # softmax in bf16 too). bench/embed_variants.py: 1.04-1.05x autocast's chunks/s,
+            # cosine >= 0.9999 to fp32 (autocast: 0.99996); equal BioASQ recall (bench/ingest.py).
             import torch
 
             self.model.to(torch.bfloat16)
