@@ -543,10 +543,15 @@ def main_parent(args: argparse.Namespace) -> None:
         "files": {c: len(v) for c, v in inputs["files"].items()},
         "runs": runs, "ratios": ratios, "quality": quality,
     }
-    markdown = to_markdown(result)
     out = Path(args.out)
     if not out.is_absolute():
         out = REPO / out
+    save(result, out)
+
+
+def save(result: dict, out: Path) -> None:
+    """Write the result as JSON and its tables as Markdown next to it, and print the tables."""
+    markdown = to_markdown(result)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n", "utf-8")
     out.with_suffix(".md").write_text(markdown, "utf-8")
@@ -560,10 +565,7 @@ def rerender(path: Path) -> None:
     for corpus in CORPORA:
         for system in SYSTEMS_OF[corpus]:
             _derive(result["runs"][system][corpus])
-    path.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n", "utf-8")
-    markdown = to_markdown(result)
-    path.with_suffix(".md").write_text(markdown, "utf-8")
-    print(markdown)
+    save(result, path)
 
 
 def _derive(run: dict) -> None:
