@@ -2,7 +2,7 @@
 
 Setting (question only, evidence retrieved): the corpus is the 500 PubMedQA PQA-L abstracts
 plus every BioASQ 7B-10B snippet document as distractors (~11.5k documents), indexed by
-`ingest run`. Questions: the PubMedQA validation split (generator/pubmedqa.py), never trained
+`ingest run`. Questions: the PubMedQA validation split (generator/training/pubmedqa.py), never trained
 on by the verdict, support or generator models.
 
 - answerable: each validation question against the full corpus -> verdict accuracy and
@@ -35,12 +35,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from clinrag.settings import load_settings  # noqa: E402
-from generator.pubmedqa import load_pubmedqa, split_records  # noqa: E402
+from generator.training.pubmedqa import load_pubmedqa, split_records  # noqa: E402
 
 
 def build_indexes(index: Path, removed: Path, pubmedqa: Path, bioasq: Path,
                   unanswerable: list[str]) -> None:
-    from generator.corpus import ensure_corpus_index
+    from generator.training.corpus import ensure_corpus_index
     from ingest.pipeline import remove
     from ingest.store import IndexStore
 

@@ -16,8 +16,8 @@ _COMMANDS = {
     "demo": ("clinrag.demo", "index the embedded demo corpus and show the result"),
     "models": ("generator.smollm2", "convert the packaged generator weights once (models prepare)"),
     "eval": ("eval.cli", "evaluate retrieval, answers and grounding on a benchmark"),
-    "serve": ("generator.server.cli", "HTTP API, OpenAI-compatible chat and web page"),
-    "keys": ("generator.server.keys_cli", "create, list and revoke API keys of the server"),
+    "serve": ("server.cli", "HTTP API, OpenAI-compatible chat and web page"),
+    "keys": ("server.keys_cli", "create, list and revoke API keys of the server"),
 }
 
 

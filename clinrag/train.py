@@ -5,11 +5,11 @@ from __future__ import annotations
 import importlib
 import sys
 
-_TRAINERS = {"reranker": "retriever.train_reranker",
-             "verdict": "generator.train_heads:main_verdict",
-             "support": "generator.train_heads:main_support",
-             "generator": "generator.train_generator",
-             "answerability": "generator.train_answerability"}
+_TRAINERS = {"reranker": "retriever.training.reranker",
+             "verdict": "generator.training.heads_train:main_verdict",
+             "support": "generator.training.heads_train:main_support",
+             "generator": "generator.training.generator_train",
+             "answerability": "generator.training.answerability"}
 
 
 def main(argv: list[str] | None = None, prog: str = "clinrag train") -> int:

@@ -285,7 +285,7 @@ def _split_function(benchmark: str) -> Callable[[str], str]:
 
         return question_split
     if benchmark == "pubmedqa":
-        from generator.pubmedqa import record_split
+        from generator.training.pubmedqa import record_split
 
         return record_split
     raise HarnessError("--split applies to pubmedqa and bioasq (the splits clinrag's models "

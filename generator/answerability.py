@@ -13,14 +13,15 @@ question do better, and together almost perfectly (docs/answering.md):
 The gate is a logistic regression over these and P(insufficient), fitted by ``clinrag train
 answerability`` on PubMedQA training questions retrieved with and without their source
 abstract, and stored as JSON (weights, bias, the tuned threshold, the embedder the similarity
-came from). Everything here is pure: the retriever computes the signals.
+came from). Everything here is pure: the retriever computes the signals
+(``retriever/coverage.py`` holds the term-coverage one).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,20 +47,6 @@ class AnswerabilitySignals:
     def vector(self, features: Iterable[str] = FEATURES) -> list[float]:
         values = asdict(self)
         return [float(values[f]) for f in features]
-
-
-def term_coverage(question_terms: Iterable[str], passage_terms: set[str],
-                  idf: Callable[[str], float]) -> float:
-    """IDF-weighted share of the distinct question terms that occur in the passage.
-
-    Terms the index has never seen have no IDF and are left out (``idf`` returns 0): a word no
-    document uses says nothing about which passage matches. 0.0 when no term carries weight.
-    """
-    weights = {t: max(0.0, idf(t)) for t in set(question_terms)}
-    total = sum(weights.values())
-    if total <= 0:
-        return 0.0
-    return sum(w for t, w in weights.items() if t in passage_terms) / total
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Retrieved text is data, never instructions. Every passage is neutralised before 
 model (control characters stripped, whitespace collapsed, chat-template and role markers
 removed, links defanged, in-text reference numbers rewritten so they cannot pass for our
 citations, length capped) and fenced between ``<passage n="...">`` tags that the passage
-text itself can no longer contain. Training (generator/train_generator.py) and inference use
+text itself can no longer contain. Training (generator/training/generator_examples.py) and inference use
 these same functions, so the model sees at run time exactly the layout it was trained on.
 """
 

@@ -19,6 +19,7 @@ from ingest.errors import IndexMismatch
 from ingest.store import Generation, IndexStore
 from ingest.tokenize import TokenizerConfig, tokenize
 from retriever.bm25 import BM25Engine
+from retriever.coverage import term_coverage
 from retriever.dense import DenseSearcher
 from retriever.fusion import fuse_rerank, rrf
 from retriever.types import Filters, Hit, Mode
@@ -160,8 +161,6 @@ class Retriever:
         share of the query's terms found in one chunk, the largest cosine similarity).
 
         The answerer's abstention gate reads both (generator/answerability.py)."""
-        from generator.answerability import term_coverage
-
         if not chunk_ids:
             return 0.0, 0.0
         bm25 = self.bm25

@@ -9,8 +9,8 @@ import pytest
 
 from clinrag.settings import DEFAULT_EMBEDDER
 from generator.answerability import (GATE_FILE, AnswerabilityGate, AnswerabilitySignals,
-                                     GateUnavailable, default_gate_path, open_gate,
-                                     term_coverage)
+                                     GateUnavailable, default_gate_path, open_gate)
+from retriever.coverage import term_coverage
 from tests.conftest import REPO
 
 IDF = {"metformin": 3.0, "lactic": 2.0, "acidosis": 1.0, "patients": 0.5}.get

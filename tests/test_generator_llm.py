@@ -18,8 +18,9 @@ from hypothesis import given, settings as hsettings, strategies as st
 from clinrag.settings import AnswerSettings
 from generator.llm import GeneratorError, GeneratorUnavailable, OpenAICompatible, load_generator
 from generator.prompt import MAX_PASSAGE_CHARS, NO_ANSWER, SYSTEM, build_messages, neutralise
-from generator.train_generator import (
-    ADAPTER_CONFIG, citation_share, cite_sentence, make_example, record_sources, with_citations)
+from generator.training.generator_examples import (
+    citation_share, cite_sentence, make_example, record_sources, with_citations)
+from generator.training.generator_train import ADAPTER_CONFIG
 from generator.types import Source
 from tests.conftest import REPO, shared
 
@@ -103,7 +104,7 @@ def test_citation_share_counts_only_numbers_shown():
 
 
 def test_training_example_cites_the_records_own_sections():
-    from generator.pubmedqa import PubMedQARecord
+    from generator.training.pubmedqa import PubMedQARecord
 
     def rec(pmid, contexts, answer):
         return PubMedQARecord(pmid=pmid, question=f"Question {pmid}?", contexts=contexts,
@@ -279,7 +280,7 @@ def test_default_generator_answers_a_pubmedqa_question_with_a_citation(tmp_path)
     _installed_base()
     from generator import smollm2
     from generator.llm import LocalCausalLM
-    from generator.pubmedqa import load_pubmedqa, split_records
+    from generator.training.pubmedqa import load_pubmedqa, split_records
 
     records = load_pubmedqa(shared("pubmedqa", "pqal_train.json"))
     models_dir = tmp_path / "models"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from generator.classifier import calibrated, expected_calibration_error, fit_temperature
-from generator.pubmedqa import PubMedQAFormatError, load_pubmedqa, record_split, split_records
-from generator.train_heads import perturb, sentences
+from generator.training.heads_mining import perturb, sentences
+from generator.training.pubmedqa import PubMedQAFormatError, load_pubmedqa, record_split, split_records
 from tests.conftest import shared
 
 

@@ -19,7 +19,7 @@ from ingest.cli import main as ingest_main
 from ingest.errors import IndexWriteFailed
 from ingest.pipeline import run
 from ingest.store import IndexStore
-from ingest.store.generation import Writer
+from ingest.store.writer import Writer
 from tests.test_ingest_pipeline import ABSTRACTS, write_corpus
 
 ERRORS = {"write": errno.ENOSPC, "open": errno.ENOSPC, "fsync": errno.EIO,

@@ -116,7 +116,7 @@ def test_any_cross_encoder_path_loads(tmp_path):
 @pytest.mark.parametrize("method", ["lora", "full"])
 def test_training_writes_a_reranker_the_loader_takes(bioasq_index, tmp_path, method):
     """Two steps of either recipe on the real BioASQ corpus: the artefact loads and scores."""
-    from retriever.train_reranker import TrainConfig, train
+    from retriever.training.reranker import TrainConfig, train
 
     settings, path, _ = bioasq_index
     config = TrainConfig(max_steps=2, eval_every=1, val_questions=3, candidates=8,

@@ -19,16 +19,16 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings as hyp_settings
 
-from generator.server import ServeConfig, create_app
-from generator.server.audit import fingerprint, load_secret
-from generator.server.ingest_api import PathRefused, library_path, upload_name
-from generator.server.keys import (
+from server import ServeConfig, create_app
+from server.audit import fingerprint, load_secret
+from server.ingest_api import PathRefused, library_path, upload_name
+from server.keys import (
     KeyFileError, KeyRing, add_key, parse_env_keys, read_keys_file, revoke_key,
 )
-from generator.server.limits import RateLimiter, TokenBucket
-from generator.server.live import LiveAnswerer
-from generator.server.openai_compat import render
-from generator.server.stub import StubAnswerer
+from server.limits import RateLimiter, TokenBucket
+from server.live import LiveAnswerer
+from server.openai_compat import render
+from server.stub import StubAnswerer
 
 READER, ADMIN = "reader-key-0001", "admin-key-0001"
 R = {"Authorization": f"Bearer {READER}"}

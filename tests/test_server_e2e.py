@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from clinrag.settings import load_settings
-from generator.server import ServeConfig, create_app
-from generator.server.background import BackgroundServer
-from generator.server.keys import KeyRing, parse_env_keys
 from generator.types import DISCLAIMER
+from server import ServeConfig, create_app
+from server.background import BackgroundServer
+from server.keys import KeyRing, parse_env_keys
 from tests.conftest import SAMPLE
 
 pytestmark = pytest.mark.slow

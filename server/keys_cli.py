@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from clinrag.settings import load_settings
-from generator.server.config import ServeConfig
-from generator.server.keys import ROLES, KeyFileError, add_key, read_keys_file, revoke_key
+from server.config import ServeConfig
+from server.keys import ROLES, KeyFileError, add_key, read_keys_file, revoke_key
 
 
 def main(argv: list[str] | None = None, prog: str = "clinrag keys") -> int:

@@ -22,15 +22,15 @@ from fastapi.staticfiles import StaticFiles
 
 from clinrag import __version__
 from clinrag.settings import Settings
-from generator.server import api, ingest_api, openai_compat
-from generator.server.api import PageTable
-from generator.server.audit import AuditLog, load_secret
-from generator.server.auth import reader
-from generator.server.config import ServeConfig
-from generator.server.keys import KeyRing
-from generator.server.limits import Overloaded, RateLimiter, TimedOut, WorkQueue
-from generator.server.live import LiveAnswerer
 from retriever.hybrid import QueryError
+from server import api, ingest_api, openai_compat
+from server.api import PageTable
+from server.audit import AuditLog, load_secret
+from server.auth import reader
+from server.config import ServeConfig
+from server.keys import KeyRing
+from server.limits import Overloaded, RateLimiter, TimedOut, WorkQueue
+from server.live import LiveAnswerer
 
 log = logging.getLogger("clinrag.server")
 WEB = Path(__file__).resolve().parent / "web"

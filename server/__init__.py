@@ -4,7 +4,7 @@
 audit log) lives on ``app.state``; nothing is held in module globals.
 """
 
-from generator.server.app import create_app
-from generator.server.config import ServeConfig
+from server.app import create_app
+from server.config import ServeConfig
 
 __all__ = ["ServeConfig", "create_app"]

@@ -38,8 +38,8 @@ import numpy as np
 
 from clinrag.settings import load_settings
 from generator.answerability import FEATURES, AnswerabilityGate, AnswerabilitySignals
-from generator.corpus import add_corpus_args, ensure_corpus_index
-from generator.pubmedqa import load_pubmedqa, split_records
+from generator.training.corpus import add_corpus_args, ensure_corpus_index
+from generator.training.pubmedqa import load_pubmedqa, split_records
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")

@@ -8,10 +8,10 @@ from typing import Any
 
 from fastapi import HTTPException
 
-from generator.server.keys import Principal
-from generator.server.limits import Overloaded, TimedOut
 from retriever.hybrid import QueryError
 from retriever.types import Filters
+from server.keys import Principal
+from server.limits import Overloaded, TimedOut
 
 log = logging.getLogger("clinrag.server")
 

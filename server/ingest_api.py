@@ -18,13 +18,13 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from generator.server.api import ERRORS
-from generator.server.auth import admin
-from generator.server.keys import Principal
-from generator.server.limits import Overloaded
-from generator.server.schemas import ErrorBody, IngestPathsRequest
 from ingest.errors import IndexError_
 from ingest.sources import is_supported
+from server.api import ERRORS
+from server.auth import admin
+from server.keys import Principal
+from server.limits import Overloaded
+from server.schemas import ErrorBody, IngestPathsRequest
 
 router = APIRouter()
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")

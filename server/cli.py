@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from clinrag.settings import load_settings
-from generator.server.config import ServeConfig
+from server.config import ServeConfig
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -43,7 +43,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, prog: str = "clinrag serve") -> int:
     import uvicorn
 
-    from generator.server.app import create_app
+    from server.app import create_app
 
     args = build_parser(prog).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None, prog: str = "clinrag serve") -> int:
                             if getattr(args, f) is not None})
     answerer = None
     if args.stub:
-        from generator.server.stub import StubAnswerer
+        from server.stub import StubAnswerer
 
         logging.getLogger("clinrag.server").warning("STUB MODE: canned answers, no models")
         answerer = StubAnswerer(delay_s=0.05)

@@ -1,7 +1,7 @@
 """``clinrag train generator``: teach SmolLM2-135M-Instruct to answer briefly with citations.
 
 Data: PubMedQA PQA-L (``pqal_train.json``, 500 expert-labelled questions), split by PMID with
-the project's one split (generator/pubmedqa.py: 80% train, 10% validation, 10% test). Each
+the project's one split (generator/training/pubmedqa.py: 80% train, 10% validation, 10% test). Each
 example shows the record's own abstract sections plus one or two sections of other records
 (distractors), shuffled and numbered, in exactly the inference prompt (generator/prompt.py).
 The target is the abstract's conclusion cut to at most three sentences, each ending with the
@@ -15,31 +15,28 @@ test questions are answered greedily to measure how often a generated sentence c
 valid citation, and how long an answer takes on this machine.
 """
 
+
 from __future__ import annotations
 
 import argparse
 import json
 import logging
 import random
-import re
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from generator.prompt import MAX_PASSAGE_CHARS, NO_ANSWER, build_messages
-from generator.pubmedqa import PubMedQARecord, load_pubmedqa, split_records
+from generator.prompt import MAX_PASSAGE_CHARS, build_messages
+from generator.training.generator_card import model_card
+from generator.training.generator_examples import (build_examples, citation_share,
+                                                   make_example)
+from generator.training.pubmedqa import load_pubmedqa, split_records
 from generator.types import Source
 
 log = logging.getLogger(__name__)
 
 ADAPTER_CONFIG = "clinrag_generator.json"
-_WORD = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
-_STOP = frozenset(
-    "a an and are as at be by for from has have in is it its of on or that the this to was "
-    "were which with we our not no than there these those may can".split())
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\[])")
-CITATION = re.compile(r"\[(\d+)\]")
 
 
 @dataclass
@@ -67,94 +64,6 @@ class TrainConfig:
     max_new_tokens: int = 80
 
 
-# ---------------------------------------------------------------- examples (pure)
-
-def words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1}
-
-
-def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(" ".join(text.split())) if s.strip()]
-
-
-def cite_sentence(sentence: str, own: list[Source]) -> list[int]:
-    """The number of the own section sharing most words with ``sentence`` (a second one too
-    when it shares nearly as many)."""
-    sw = words(sentence)
-    scored = sorted(((len(sw & words(s.text)), s.n) for s in own), reverse=True)
-    best = scored[0][0]
-    cited = [scored[0][1]]
-    if len(scored) > 1 and best > 0 and scored[1][0] >= 0.8 * best and scored[1][0] >= 3:
-        cited.append(scored[1][1])
-    return sorted(cited)
-
-
-def with_citations(sentence: str, numbers: list[int]) -> str:
-    """``sentence`` with ``[n]`` markers placed before its final punctuation."""
-    marks = "".join(f"[{n}]" for n in numbers)
-    body = sentence.rstrip()
-    end = body[-1] if body and body[-1] in ".!?" else "."
-    body = body[:-1].rstrip() if body and body[-1] in ".!?" else body
-    return f"{body} {marks}{end}"
-
-
-def record_sources(record: PubMedQARecord) -> list[Source]:
-    return [Source(n=0, chunk_id=f"pubmed:{record.pmid}:{i}", doc_id=record.doc_id, title="",
-                   text=ctx, page_number=None,
-                   section=record.labels[i] if i < len(record.labels) else None,
-                   start=0, end=len(ctx), score=0.0, source="pubmedqa", year=record.year,
-                   pmid=record.pmid)
-            for i, ctx in enumerate(record.contexts)]
-
-
-def _numbered(sources: list[Source]) -> list[Source]:
-    return [Source(**{**asdict(s), "n": i + 1}) for i, s in enumerate(sources)]
-
-
-def make_example(record: PubMedQARecord, pool: list[PubMedQARecord], rng: random.Random, *,
-                 refusal: bool = False, max_distractors: int = 2) -> tuple[list[Source], str]:
-    """(numbered sources, target answer) for one training or validation example."""
-    others = [r for r in rng.sample(pool, min(len(pool), 4)) if r.pmid != record.pmid]
-    distractors = [rng.choice(record_sources(r))
-                   for r in others[:rng.randint(1, max(1, max_distractors))]]
-    if refusal:
-        extra = [rng.choice(record_sources(r)) for r in others[2:4]]
-        sources = _numbered(rng.sample(distractors + extra, len(distractors + extra)))
-        return sources, NO_ANSWER
-    own = record_sources(record)
-    mixed = own + distractors
-    sources = _numbered(rng.sample(mixed, len(mixed)))
-    own_ids = {s.chunk_id for s in own}
-    numbered_own = [s for s in sources if s.chunk_id in own_ids]
-    sentences = split_sentences(record.long_answer)[:3] or [record.long_answer]
-    target = " ".join(with_citations(s, cite_sentence(s, numbered_own)) for s in sentences)
-    return sources, target
-
-
-def build_examples(records: list[PubMedQARecord], pool: list[PubMedQARecord], seed: int,
-                   variants: int, refusal_share: float, max_distractors: int = 2
-                   ) -> list[tuple[str, list[Source], str]]:
-    rng = random.Random(seed)
-    out = []
-    for _ in range(variants):
-        for record in records:
-            refusal = rng.random() < refusal_share
-            sources, target = make_example(record, pool, rng, refusal=refusal,
-                                           max_distractors=max_distractors)
-            out.append((record.question, sources, target))
-    rng.shuffle(out)
-    return out
-
-
-def citation_share(answer: str, n_sources: int) -> tuple[int, int]:
-    """(sentences carrying at least one citation within 1..n_sources, sentences)."""
-    sentences = split_sentences(answer)
-    ok = sum(1 for s in sentences
-             if any(1 <= int(n) <= n_sources for n in CITATION.findall(s)))
-    return ok, len(sentences)
-
-
-# ---------------------------------------------------------------- training (I/O, torch)
 
 def encode(tokenizer, question: str, sources: list[Source], target: str, config: TrainConfig):
     """Token ids and labels (-100 on the prompt: the loss is on the answer only)."""
@@ -331,7 +240,7 @@ def train(data: Path, out: Path, models_dir: Path, config: TrainConfig, *,
                   f"{config.max_passage_chars}",
         "config": asdict(config),
         "data": {"source": "PubMedQA PQA-L pqal_train.json",
-                 "split": "generator/pubmedqa.py record_split (sha256 of PMID; 80/10/10)",
+                 "split": "generator/training/pubmedqa.py record_split (sha256 of PMID; 80/10/10)",
                  "train_records": len(train_records), "val_records": len(val_records),
                  "test_records": len(test_records), "train_examples": len(enc_train),
                  "val_examples": len(enc_val)},
@@ -401,106 +310,6 @@ def evaluate_generation(generator, test_records, pool, config: TrainConfig) -> d
             "mean_latency_s": round(sum(latencies) / max(len(latencies), 1), 2),
             "max_new_tokens": config.max_new_tokens, "threads": torch.get_num_threads(),
             "samples": samples}
-
-
-def model_card(summary: dict) -> str:
-    """The adapter's README.md, written from the figures the training run recorded."""
-    c, d, g = summary["config"], summary["data"], summary.get("test_generation", {})
-    def loss(value: float | None) -> str:
-        return "-" if value is None else f"{value:.3f}"
-
-    curve = "\n".join(f"| {p['step']} | {loss(p['train_loss'])} | {loss(p['val_loss'])} "
-                       f"| {p['minutes']:.1f} |" for p in summary["curve"])
-    samples = "\n".join(f"- PMID {x['pmid']}: {x['answer']}" for x in g.get("samples", []))
-    b = summary.get("base_test_generation")
-    base_line = "" if not b else (
-        f"- the bare base model on the same prompts (`--evaluate-base`): "
-        f"{b['sentences_with_valid_citation']} of {b['sentences']} = "
-        f"{b['valid_citation_share']:.0%} of sentences with a valid citation, "
-        f"{b['mean_latency_s']} s per answer"
-        + (f" ({b['questions']} questions; {b['note']})" if b.get("note") else "") + "\n")
-    if summary["stop_reason"] == "time budget":
-        stopped = (f"Stopped by the time budget after {summary['steps']} optimisation steps (of "
-                   f"{d['train_examples']} prepared examples): more compute may still help.")
-    else:
-        stopped = (f"Stopped by {summary['stop_reason']} after {summary['steps']} steps; the "
-                   f"validation loss is measured on only {d['val_examples']} examples (validation "
-                   "records are few), a noisy signal for choosing the best step.")
-    return f"""# clinrag generator adapter (SmolLM2-135M-Instruct + LoRA)
-
-The default text generator of `clinrag ask`: a LoRA adapter over **SmolLM2-135M-Instruct**,
-trained to answer a clinical question from numbered passages in one to three short sentences,
-each ending with the passage number(s) it rests on, e.g. `... lower HbA1c [2].`, and to say
-`{NO_ANSWER}` when no passage answers it. The answerer (generator/answer.py) then verifies every
-cited sentence against its passages; this model only writes.
-
-| | |
-| --- | --- |
-| base | SmolLM2-135M-Instruct, Q4_1 GGUF from the `{summary['base_source']}` package, dequantised to fp32 by `clinrag models prepare` |
-| base revision | `{summary['base_revision']}` (first 16 hex digits of the GGUF's sha256; loading refuses other base weights) |
-| adapter | LoRA r={c['lora_r']}, alpha={c['lora_alpha']}, dropout={c['lora_dropout']}, on q/k/v/o/gate/up/down of the top {c['lora_layers']} of 30 layers; {summary['trainable_parameters']:,} parameters, stored fp16 |
-| prompt | `{summary['prompt']}` (training and inference share it) |
-| version | {summary['version']} |
-
-## Data and split
-
-PubMedQA PQA-L (`pqal_train.json`, 500 expert-annotated questions with abstract sections and the
-abstract's conclusion). Split by PMID with the project's one split ({d['split']}):
-{d['train_records']} train / {d['val_records']} validation / {d['test_records']} test records.
-An example shows the record's own sections plus {c['max_distractors']} section(s) of another
-record, shuffled and numbered; the target is the conclusion cut to at most three sentences, each
-ending with the citation of the own section sharing most content words with it (a second one when
-it shares nearly as many). {c['refusal_share']:.0%} of examples show only other records' sections
-and teach the refusal sentence. {d['train_examples']} training examples ({c['epochs_of_variants']}
-draws per record), {d['val_examples']} validation examples; prompts over {c['max_seq_len']} tokens
-are left out.
-
-## Recipe
-
-Loss on the answer tokens only (the prompt is masked); AdamW lr {c['lr']}, {c['warmup_steps']}
-warm-up steps then linear decay; {c['grad_accum']} example(s) per step, no padding; gradient
-clipping at 1.0; validation loss every {c['eval_every']} steps with early stopping (patience
-{c['patience']}, the best adapter is kept); seed {c['seed']}; base weights in
-{summary['train_dtype']} during training on the CPU (2 threads, a shared 2-core machine), cap
-{c['max_minutes']:g} minutes. Reproduce with `clinrag train generator`.
-
-Run: **{summary['steps']} steps** in {summary['train_minutes']} minutes (stopped by:
-{summary['stop_reason']}), best step {summary['best_step']}.
-
-| step | train loss (since last eval) | validation loss | minutes |
-| --- | --- | --- | --- |
-{curve}
-
-Validation loss (answer tokens): **{summary['val_loss_before']:.3f} before, {summary['val_loss_best']:.3f} after**.
-
-## Measured on held-out test questions
-
-{g.get('questions', 0)} test-split questions, each shown its own sections plus a distractor,
-answered greedily (max {g.get('max_new_tokens', '?')} new tokens) by the shipped adapter loaded
-the way `clinrag ask` loads it (fp32, CPU, {g.get('threads', '?')} threads, shared machine):
-
-- sentences carrying at least one valid citation `[n]` (n among the passages shown):
-  **{g.get('sentences_with_valid_citation', 0)} of {g.get('sentences', 0)} = {g.get('valid_citation_share', 0):.0%}**
-- mean generation latency: **{g.get('mean_latency_s', 0)} s** per answer
-{base_line}
-Samples:
-
-{samples}
-
-## Limitations
-
-- A 135M-parameter model: fluent but shallow. It paraphrases or copies the passages and can
-  misstate a finding or cite the wrong passage; that is why every sentence is verified against
-  its cited passages before an answer is shown, and unsupported sentences are dropped.
-- Trained on {d['train_records']} PubMedQA abstracts on a CPU: one question style (yes/no
-  research questions over abstract sections), English only.
-- Citation targets come from word overlap with the abstract sections, not from human labels.
-- Greedy decoding of a small model can repeat a sentence; the answerer drops duplicate and
-  unsupported sentences, but the adapter itself does not always stop on its own.
-- {stopped}
-- Latency above was measured on a shared 2-core machine; an idle machine is faster.
-- Not medical advice; answers summarise the indexed literature only.
-"""
 
 
 def _shrink_adapter(path: Path) -> None:

@@ -7,14 +7,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from generator.server import service
-from generator.server.auth import reader
-from generator.server.keys import Principal
-from generator.server.schemas import (
+from ingest.store import IndexStore
+from server import service
+from server.auth import reader
+from server.keys import Principal
+from server.schemas import (
     AnswerOut, AskRequest, DocumentOut, ErrorBody, HealthOut, IndexOut, PageOut, SearchOut,
     SearchRequest,
 )
-from ingest.store import IndexStore
 
 router = APIRouter()
 

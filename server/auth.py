@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from generator.server.keys import Principal
+from server.keys import Principal
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `clinrag keys add`.")
 

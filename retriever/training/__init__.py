@@ -1,0 +1,1 @@
+"""Training for the retrieval stage (``clinrag train reranker``): see ``reranker``."""
