@@ -2,8 +2,8 @@
 
 Setting (question only, evidence retrieved): the corpus is the 500 PubMedQA PQA-L abstracts
 plus every BioASQ 7B-10B snippet document as distractors (~11.5k documents), indexed by
-`ingest run`. Questions: the PubMedQA validation split (generator/training/pubmedqa.py), never trained
-on by the verdict, support or generator models.
+`ingest run`. Questions: the PubMedQA validation split (generator/training/pubmedqa.py), never
+trained on by the verdict, support or generator models.
 
 - answerable: each validation question against the full corpus -> verdict accuracy and
   macro-F1 (an abstention counts as a wrong verdict), accuracy on answered questions,

@@ -115,9 +115,10 @@ class AnswerSettings(BaseModel):
 
     evidence_k: int = Field(5, ge=1, le=20, description="Retrieved passages numbered as evidence.")
     generator: str = Field(
-        "default",
-        description="'default' = SmolLM2-135M-Instruct with clinrag's LoRA adapter; "
-        "'extractive' = quote supporting sentences only; or any local HF causal LM "
+        "extractive",
+        description="'extractive' (the default) = quote verified sentences of the passages; "
+        "'default' = SmolLM2-135M-Instruct with clinrag's LoRA adapter (the default before "
+        "quotes measured more faithful, docs/answering.md); or any local HF causal LM "
         "name/path; or 'openai' = the OpenAI-compatible endpoint below.",
     )
     endpoint: str | None = Field(
@@ -146,6 +147,16 @@ class AnswerSettings(BaseModel):
         "below this (reranker logit). None = no such gate; the answerability gate already "
         "weighs how well the evidence matches.")
     verdict_model: str = Field("default", description="'default' = data/models/verdict, or a path.")
+    min_relevance: float = Field(
+        0.3, ge=0, le=1, description="A shown sentence must contain at least this IDF-weighted "
+        "share of the question's terms (retriever/coverage.py): a true sentence about "
+        "something else is not an answer.")
+    verdict_veto_confidence: float = Field(
+        0.5, ge=0, le=1.01, description="The verdict is read off the shown, verified sentences "
+        "(generator/stance.py); the verdict model turns it into 'unclear' when its own label "
+        "(among yes/no/maybe) differs with at least this probability. 0 = the two must always "
+        "agree (BioASQ 10B: shown verdicts right 0.885 at coverage 0.48, against 0.852 at "
+        "0.61 with 0.5; docs/answering.md); 1.01 = the model never vetoes.")
     support_model: str = Field("default", description="'default' = data/models/support, or a path.")
 
 

@@ -42,9 +42,10 @@ def predict(example: Example, answer: Answer,
     A yes/no prediction is the answerer's verdict when it is one of the benchmark's labels;
     otherwise (the answerer did not take the question for a yes/no one, or said "maybe" where
     the benchmark has only yes/no) the most probable of the labels in its verdict
-    probabilities. An abstention is no prediction.
+    probabilities. An abstention, and "unclear" (no clear answer in the shown passages), is
+    no prediction.
     """
-    if answer.abstained:
+    if answer.abstained or answer.verdict == "unclear":
         return None
     if example.qtype == "yesno":
         if answer.verdict in labels:

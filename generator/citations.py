@@ -3,9 +3,12 @@
 The generator's output is untrusted: it may cite passage numbers that were never shown, add
 links, echo instructions planted in a document, or state things no passage says. This module
 parses it into sentences with citation numbers, drops every number outside the evidence list,
-strips links and markup, and then keeps a sentence only if the support model says its
-citations support it (re-citing it to another retrieved passage that does, when one does).
-The support model enters as a plain function, so the logic is testable without a model.
+strips links and markup, and then keeps a sentence only if its citations support it: the
+support model says so *and* every exactly checkable part of it (numbers, names, negation,
+direction, strength, recommendations) is found in the cited passage (generator/claim_checks.py).
+A sentence failing its own citations is re-cited to another retrieved passage that passes both,
+when one does. The support model enters as a plain function, so the logic is testable without
+a model.
 """
 
 from __future__ import annotations
@@ -14,10 +17,17 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from generator.claim_checks import check_claim
 from generator.types import Statement
 
 # (sentence, passage) pairs -> probability that the passage supports the sentence.
 SupportFn = Callable[[list[tuple[str, str]]], Sequence[float]]
+# (sentence, passage) -> whether the exact checks pass (generator/claim_checks.py by default).
+ClaimCheck = Callable[[str, str], bool]
+
+
+def exact_check(sentence: str, passage: str) -> bool:
+    return check_claim(sentence, [passage]).passed
 
 _CITATION_GROUP = re.compile(r"\[\s*\d+(?:\s*[,;\u2013\-]\s*\d+)*\s*\]")
 _NUMBER = re.compile(r"\d+")
@@ -123,12 +133,14 @@ def says_no_answer(text: str) -> bool:
 
 
 def verify(drafts: Sequence[Draft], passages: dict[int, str], support: SupportFn, *,
-           threshold: float, max_sentences: int) -> list[Statement]:
+           threshold: float, max_sentences: int,
+           claim_check: ClaimCheck = exact_check) -> list[Statement]:
     """Keep the sentences the evidence supports, each with only supporting citations.
 
-    A sentence keeps those of its citations whose passage supports it; if none does (or it
-    cited nothing), it is re-cited to the retrieved passage that supports it best, if any
-    reaches ``threshold``; otherwise it is dropped. Duplicate sentences are dropped.
+    A sentence keeps those of its citations whose passage supports it (support at least
+    ``threshold`` and ``claim_check`` passing); if none does (or it cited nothing), it is
+    re-cited to the retrieved passage that supports it best among those passing the check, if
+    any reaches ``threshold``; otherwise it is dropped. Duplicate sentences are dropped.
     """
     numbers = sorted(passages)
     pairs = [(d.text, passages[n]) for d in drafts for n in numbers]
@@ -140,10 +152,14 @@ def verify(drafts: Sequence[Draft], passages: dict[int, str], support: SupportFn
         key = draft.text.lower()
         if key in seen:
             continue
-        cited = [n for n in draft.citations if by_n.get(n, 0.0) >= threshold]
+        def passes(n: int) -> bool:
+            return by_n.get(n, 0.0) >= threshold and claim_check(draft.text, passages[n])
+
+        cited = [n for n in draft.citations if n in passages and passes(n)]
         if not cited:
-            best = max(numbers, key=lambda n: by_n[n], default=None)
-            if best is None or by_n[best] < threshold:
+            ranked = sorted(numbers, key=lambda n: -by_n[n])
+            best = next((n for n in ranked if by_n[n] >= threshold and passes(n)), None)
+            if best is None:
                 continue
             cited = [best]
         seen.add(key)
@@ -154,16 +170,30 @@ def verify(drafts: Sequence[Draft], passages: dict[int, str], support: SupportFn
     return kept
 
 
+# A structured abstract's section label ("CONCLUSIONS: ...") opens a sentence of the page
+# text; it is layout, not part of the finding, and is never shown as if it were.
+_SECTION_LABEL = re.compile(r"^(?:[A-Z][A-Z /&-]{2,40}):\s+")
+
+
 def split_sentences(text: str) -> list[str]:
-    """Sentences of a passage, for extractive answers."""
-    return [s.strip() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z0-9(])", " ".join(text.split()))
-            if len(s.strip()) >= 30]
+    """Sentences of a passage, for extractive answers, without section labels."""
+    out = []
+    for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z0-9(])", " ".join(text.split())):
+        sentence = _SECTION_LABEL.sub("", sentence.strip())
+        if len(sentence) >= 30:
+            out.append(sentence)
+    return out
 
 
 def extractive(passages: dict[int, str], relevance: Callable[[list[str]], Sequence[float]],
-               support: SupportFn, *, threshold: float, max_sentences: int = 2
-               ) -> list[Statement]:
+               support: SupportFn, *, threshold: float, max_sentences: int = 2,
+               claim_check: ClaimCheck = exact_check,
+               texts: dict[int, str] | None = None) -> list[Statement]:
     """Quote the passage sentences most relevant to the question, each citing its passage.
+
+    Quotes are cut from ``texts`` (the chunks' own text) where given, so the title line the
+    models read in ``passages`` (for a record without one, a placeholder such as "PubMed 123")
+    never opens a quoted sentence; support is still judged against ``passages``.
 
     ``relevance`` scores candidate sentences against the question (higher is better). A quote
     is still checked by the support model against its passage, so even the fallback never
@@ -172,17 +202,20 @@ def extractive(passages: dict[int, str], relevance: Callable[[list[str]], Sequen
     # Quotes are verbatim, so a sentence that would need cleaning (links, markup, chat
     # tokens) or that reads as an instruction is never quoted: that is what a poisoned
     # passage plants, and no finding needs it.
-    candidates = [(n, s) for n in sorted(passages) for s in split_sentences(passages[n])
+    own = texts or passages
+    candidates = [(n, s) for n in sorted(passages) for s in
+                  split_sentences(own.get(n, passages[n]))
                   if is_claim(s) and clean(s) == " ".join(s.split()) and "<|" not in s]
     if not candidates:
         return []
     ranked = sorted(zip(relevance([s for _, s in candidates]), range(len(candidates))),
                     key=lambda t: (-float(t[0]), t[1]))
-    chosen = [candidates[i] for _, i in ranked[: max_sentences * 3]]
+    chosen = [candidates[i] for _, i in ranked[: max_sentences * 4]]
     scores = list(support([(s, passages[n]) for n, s in chosen]))
     out: list[Statement] = []
     for (n, sentence), score in zip(chosen, scores):
-        if float(score) >= threshold and all(sentence != o.text for o in out):
+        if float(score) >= threshold and all(sentence != o.text for o in out) \
+                and claim_check(sentence, passages[n]):
             out.append(Statement(sentence, (n,), float(score), "extractive"))
         if len(out) == max_sentences:
             break

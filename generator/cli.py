@@ -43,9 +43,13 @@ def render(answer: Answer, width: int = 96) -> str:
         if answer.evidence:
             lines += ["", "Closest evidence found:"]
     else:
-        if answer.verdict is not None:
-            lines.append(f"Verdict: {answer.verdict.upper()} "
-                         f"(confidence {answer.confidence:.0%})")
+        if answer.verdict == "unclear":
+            lines.append("Verdict: no clear answer in these passages (the evidence is shown "
+                         "below)")
+        elif answer.verdict is not None:
+            confidence = ("" if answer.confidence is None
+                          else f" (confidence {answer.confidence:.0%})")
+            lines.append(f"Verdict: {answer.verdict.upper()}{confidence}")
         for statement in answer.sentences:
             marks = "".join(f"[{n}]" for n in statement.citations)
             quote = '"' if statement.origin == "extractive" else ""

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Verdict = Literal["yes", "no", "maybe", "insufficient"]
+# "unclear": the shown evidence gives no clear yes or no (generator/stance.py).
+Verdict = Literal["yes", "no", "maybe", "insufficient", "unclear"]
 Origin = Literal["generated", "extractive"]
 
 DISCLAIMER = ("Literature summary generated from the indexed sources, not medical advice. "
@@ -60,7 +61,8 @@ class Statement:
 class Answer:
     question: str
     verdict: Verdict | None          # None: not a yes/no question
-    confidence: float | None         # probability of the verdict (calibrated on validation)
+    confidence: float | None         # probability of the verdict (calibrated on validation);
+                                     # None when the verdict is "unclear"
     verdict_probs: dict[str, float]
     sentences: list[Statement]
     evidence: list[Source]

@@ -7,6 +7,7 @@ once; ``search`` is then pure computation over them.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -182,6 +183,29 @@ class Retriever:
         stored = np.stack([index.reconstruct(int(r)) for r in rows])
         similarity = float((stored @ vector.astype(np.float32)).max())
         return coverage, similarity
+
+    def coverage(self, query: str, texts: list[str],
+                 context: list[str] | None = None) -> list[float]:
+        """For each text, the IDF-weighted share of the query's terms it contains.
+
+        With ``context`` (the evidence passages the texts come from), a term's index IDF is
+        also weighted by how few of those passages contain it: every passage retrieved for
+        "Should SGLT2 inhibitors be stopped before surgery?" names the drug, so a sentence
+        answers the question by naming the surgery, not by naming the drug again."""
+        bm25 = self.bm25
+        query_terms = tokenize(query, bm25.tokenizer)
+        local = [set(tokenize(c, bm25.tokenizer)) for c in context or []]
+
+        def idf(term: str) -> float:
+            column = bm25.vocab.get(term)
+            weight = float(bm25.idf[column]) if column is not None else 0.0
+            if local:
+                df = sum(term in terms for terms in local)
+                weight *= math.log(1 + len(local) / max(df, 1))
+            return weight
+
+        return [term_coverage(query_terms, set(tokenize(t, bm25.tokenizer)), idf)
+                for t in texts]
 
     def passage_of(self, chunk_id: str) -> str:
         """The text the reranker sees for a chunk (title-prefixed like the index text)."""

@@ -75,7 +75,9 @@ def render(answer: Answer) -> str:
         parts.append("No answer: the indexed literature does not support one"
                      + (f" ({answer.abstention_reason})." if answer.abstention_reason else "."))
     else:
-        if answer.verdict and answer.verdict != "insufficient":
+        if answer.verdict == "unclear":
+            parts.append("Verdict: no clear answer in these passages.")
+        elif answer.verdict and answer.verdict != "insufficient":
             confidence = f" (confidence {answer.confidence:.0%})" \
                 if answer.confidence is not None else ""
             parts.append(f"Verdict: {answer.verdict}{confidence}.")

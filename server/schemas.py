@@ -101,7 +101,7 @@ class AnswerOut(BaseModel):
     """``generator.types.Answer.to_json()``."""
 
     question: str
-    verdict: Literal["yes", "no", "maybe", "insufficient"] | None
+    verdict: Literal["yes", "no", "maybe", "insufficient", "unclear"] | None
     confidence: float | None
     verdict_probs: dict[str, float]
     sentences: list[StatementOut]

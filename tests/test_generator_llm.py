@@ -284,7 +284,7 @@ def test_default_generator_answers_a_pubmedqa_question_with_a_citation(tmp_path)
 
     records = load_pubmedqa(shared("pubmedqa", "pqal_train.json"))
     models_dir = tmp_path / "models"
-    generator = load_generator(AnswerSettings(), models_dir, device="cpu")
+    generator = load_generator(AnswerSettings(generator="default"), models_dir, device="cpu")
     assert isinstance(generator, LocalCausalLM)
     # The conversion landed atomically with its GGUF hash; a second prepare reuses it.
     base = smollm2.checkpoint_dir(models_dir)

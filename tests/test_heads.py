@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from generator.classifier import calibrated, expected_calibration_error, fit_temperature
-from generator.training.heads_mining import perturb, sentences
+from generator.training.hard_negatives import distortions
+from generator.training.heads_mining import sentences
 from generator.training.pubmedqa import PubMedQAFormatError, load_pubmedqa, record_split, split_records
 from tests.conftest import shared
 
@@ -34,14 +35,24 @@ def test_binary_calibration_is_a_sigmoid():
     assert p == pytest.approx([0.5, 1 / (1 + np.exp(-1)), 1 / (1 + np.exp(1))])
 
 
-def test_perturbed_sentences_change_meaning_markers():
-    rng = random.Random(0)
-    assert perturb("Mortality was not reduced in the treated group.", rng) in (
-        "Mortality was reduced in the treated group.",
-        "Mortality was not increased in the treated group.")
-    edited = perturb("The response rate was 45% after 12 weeks.", random.Random(1))
-    assert edited and edited != "The response rate was 45% after 12 weeks."
-    assert perturb("Heart failure", rng) is None
+def test_hard_negatives_of_every_kind_change_what_the_sentence_claims():
+    claim = ("In patients with type 2 diabetes, metformin was associated with a 30% lower "
+             "risk of lactic acidosis.")
+    other = ("Empagliflozin may predispose to ketoacidosis after elective surgery. The trial "
+             "enrolled 400 adults with chronic kidney disease in Denmark.")
+    edits = dict(distortions(claim, other, random.Random(3)))
+    assert set(edits) == {"negation", "entity_swap", "number_change", "population_widened",
+                          "strength_overstated", "added_claim"}
+    assert "lower" not in edits["negation"] or " not " in edits["negation"]
+    swapped_in = set(edits["entity_swap"].split()) - set(claim.split())
+    assert swapped_in and all(word.strip(".,") in other for word in swapped_in)
+    assert "30%" not in edits["number_change"]
+    assert "all patients" in edits["population_widened"]
+    assert "caused" in edits["strength_overstated"]
+    assert edits["added_claim"].startswith(claim.rstrip("."))
+    # Each edit is caught by the exact checks, or is left for the model to learn: the mix is
+    # what the support model trains on, so every kind must be present.
+    assert distortions("Heart failure", "", random.Random(0)) == []
     assert sentences("The first claim is stated here. The second claim follows it! Short.") \
         == ["The first claim is stated here.", "The second claim follows it!"]
 

@@ -2,7 +2,7 @@
 
 Verdict: (question, top passages) labelled with the question's answer where the source
 document is among the passages, and "insufficient" where only other documents are. Support:
-(sentence, passage) pairs: gold evidence, another document's passage, a perturbed sentence
+(sentence, passage) pairs: gold evidence, another document's passage, distorted sentences
 against its own gold passage, and sentences quoted from the passage. Splits follow the
 question (PubMedQA by PMID, BioASQ by question id), so validation and test questions are never
 trained on.
@@ -10,13 +10,17 @@ trained on.
 
 from __future__ import annotations
 
+import csv
 import random
 import re
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from generator.training.hard_negatives import distortions
+from generator.training.held_out import faithfulness_documents
 from generator.training.pubmedqa import PubMedQARecord, record_split
 from generator.verdict import VERDICT_LABELS, evidence_text
 from retriever.bioasq import Question, question_split
@@ -90,35 +94,8 @@ def mine_verdict(retriever, records: list[PubMedQARecord], questions: list[Quest
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
 _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-_NEGATIONS = ((" was not ", " was "), (" were not ", " were "), (" is not ", " is "),
-              (" are not ", " are "), (" did not ", " did "), (" does not ", " does "),
-              (" no ", " a "), (" increased ", " decreased "), (" decreased ", " increased "),
-              (" higher ", " lower "), (" lower ", " higher "), (" improved ", " worsened "),
-              (" reduced ", " increased "), (" more ", " less "), (" better ", " worse "))
-
-
 def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(" ".join(text.split())) if len(s.strip()) > 20]
-
-
-def perturb(sentence: str, rng: random.Random) -> str | None:
-    """A minimally edited sentence that the original evidence no longer supports: a flipped
-    direction or negation, or a changed number; None if no edit applies."""
-    padded = f" {sentence} "
-    options = [(a, b) for a, b in _NEGATIONS if a in padded]
-    numbers = re.findall(r"\b\d+(?:\.\d+)?\b", sentence)
-    if options and (not numbers or rng.random() < 0.6):
-        a, b = rng.choice(options)
-        return padded.replace(a, b, 1).strip()
-    if numbers:
-        old = rng.choice(numbers)
-        new = str(round(float(old) * rng.choice([2, 3, 0.5]) + 1, 1)).removesuffix(".0")
-        return re.sub(rf"\b{re.escape(old)}\b", new, sentence, count=1)
-    if " " in sentence and rng.random() < 0.5:
-        for verb in (" is ", " are ", " was ", " were ", " can ", " may "):
-            if verb in padded:
-                return padded.replace(verb, f"{verb.rstrip()} not ", 1).strip()
-    return None
 
 
 def _overlap(sentence: str, passage: str) -> float:
@@ -131,7 +108,7 @@ def _overlap(sentence: str, passage: str) -> float:
 def mine_support(retriever, records: list[PubMedQARecord], questions: list[Question],
                  config: HeadConfig) -> Mined:
     """(sentence, passage) -> 1 when the passage is the sentence's gold evidence; 0 for the
-    best-ranked passage of another document and for a perturbed sentence vs its gold passage.
+    best-ranked passage of another document and for distorted sentences vs the gold passage.
 
     Gold passages are looked up directly among the gold documents' chunks and negatives come
     from BM25 (no query embedding), which keeps mining thousands of claims to seconds.
@@ -148,8 +125,11 @@ def mine_support(retriever, records: list[PubMedQARecord], questions: list[Quest
         if q.ideal_answer and q.gold_doc_ids:
             items.append((q.qid, sentences(q.ideal_answer)[:2], q.gold_doc_ids,
                           question_split(q.qid)))
+    held_out = faithfulness_documents()
     for qid, claims, gold, split_name in items:
         gold_set = set(gold)
+        if gold_set & held_out:
+            continue    # the faithfulness set's passages are never trained on
         candidates = [retriever.passage_of(c) for d in gold for c in chunks_of.get(d, ())]
         for claim in claims:
             if not candidates:
@@ -163,11 +143,31 @@ def mine_support(retriever, records: list[PubMedQARecord], questions: list[Quest
             if other is not None:
                 mined.add(split_name, Pair(claim, retriever.passage_of(other.chunk_id), 0, qid,
                                            "other document"))
-            edited = perturb(claim, rng)
-            if edited and edited != claim:
-                mined.add(split_name, Pair(edited, best, 0, qid, "perturbed"))
+            # Distortions of every kind against the gold passage (generator/training/
+            # hard_negatives.py); two kinds per claim, drawn at random, keep the mix balanced.
+            other_text = retriever.passage_of(other.chunk_id) if other is not None else ""
+            edits = distortions(claim, other_text, rng)
+            for kind, edited in rng.sample(edits, min(config.hard_negatives, len(edits))):
+                mined.add(split_name, Pair(edited, best, 0, qid, kind))
             # A sentence quoted from the passage itself is supported (extractive answers).
             quoted = [s for s in sentences(best) if len(s) > 40]
-            if quoted and rng.random() < 0.3:
+            if quoted and rng.random() < 0.6:
                 mined.add(split_name, Pair(rng.choice(quoted), best, 1, qid, "quoted"))
+    return mined
+
+
+def healthver_pairs(path: Path) -> Mined:
+    """HealthVer (claim, evidence) pairs: Supports -> 1; Refutes and Neutral -> 0 (on-topic
+    evidence that does not state the claim). Split by the claim's topic, so no topic is on
+    two sides."""
+    mined = Mined()
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            label = {"Supports": 1, "Refutes": 0, "Neutral": 0}.get(row["label"].strip())
+            if label is None or not row["claim"].strip() or not row["evidence"].strip():
+                continue
+            topic = f"healthver:{row['topic_ip']}"
+            mined.add(question_split(topic), Pair(" ".join(row["claim"].split()),
+                                                  " ".join(row["evidence"].split()), label,
+                                                  topic, f"healthver {row['label'].lower()}"))
     return mined

@@ -33,12 +33,14 @@ from clinrag.settings import DEFAULT_EMBEDDER, Settings, load_settings
 from generator.classifier import calibrated, expected_calibration_error, fit_temperature
 from generator.training.corpus import add_corpus_args, ensure_corpus_index
 from generator.training.heads_card import write_model_card
-from generator.training.heads_mining import Mined, Pair, mine_support, mine_verdict
+from generator.training.heads_mining import (Mined, Pair, healthver_pairs, mine_support,
+                                             mine_verdict)
 from generator.training.pubmedqa import load_pubmedqa
 from generator.verdict import VERDICT_LABELS
 from retriever.bioasq import load_questions
 
 log = logging.getLogger(__name__)
+MINING_VERSION = "hn1"   # support: distortions of every kind (hard_negatives.py), HealthVer
 
 
 @dataclass
@@ -62,6 +64,7 @@ class HeadConfig:
     lora_dropout: float = 0.1
     evidence_passages: int = 2
     depth: int = 10
+    hard_negatives: int = 2          # distortions per support claim (hard_negatives.py)
 
 
 
@@ -259,6 +262,9 @@ def main(argv: list[str] | None = None, prog: str = "clinrag train verdict|suppo
     parser.add_argument("--eval-every", type=int, default=HeadConfig.eval_every)
     parser.add_argument("--seed", type=int, default=HeadConfig.seed)
     parser.add_argument("--class-weights", choices=("none", "balanced"), default="balanced")
+    parser.add_argument("--healthver", type=Path,
+                        default=Path("../shared/data/healthver/healthver_dev.csv"),
+                        help="support only: HealthVer pairs added to the mined ones (if present)")
     parser.add_argument("--cold-start", action="store_true",
                         help="start from the plain base instead of the reranker's encoder")
     args = parser.parse_args(argv)
@@ -277,8 +283,9 @@ def main(argv: list[str] | None = None, prog: str = "clinrag train verdict|suppo
     records, questions = load_pubmedqa(args.pubmedqa), load_questions(args.bioasq)
     t0 = time.monotonic()
     mine = mine_verdict if args.task == "verdict" else mine_support
+    # The recipe version is part of the name: a cache of an older miner is never reused.
     cache = args.index / (f"mined_{args.task}_{retriever.generation.name}_"
-                          f"{config.evidence_passages}.json")
+                          f"{config.evidence_passages}_{MINING_VERSION}.json")
     if cache.exists():  # mining costs minutes on a CPU; the pairs depend only on the index
         raw = json.loads(cache.read_text("utf-8"))
         mined = Mined(**{s: [Pair(**p) for p in raw[s]] for s in ("train", "val", "test")})
@@ -286,12 +293,18 @@ def main(argv: list[str] | None = None, prog: str = "clinrag train verdict|suppo
         mined = mine(retriever, records, questions, config)
         cache.write_text(json.dumps({s: [asdict(p) for p in getattr(mined, s)]
                                      for s in ("train", "val", "test")}))
+    if args.task == "support" and args.healthver.is_file():
+        extra = healthver_pairs(args.healthver)
+        for split_name in ("train", "val", "test"):
+            getattr(mined, split_name).extend(getattr(extra, split_name))
     log.info("mined %s pairs in %.0fs", {s: len(getattr(mined, s)) for s in
                                          ("train", "val", "test")}, time.monotonic() - t0)
     data_info = {
         "source": f"PubMedQA PQA-L ({len(records)} records) and BioASQ Task B 7B-10B "
                   f"({len(questions)} questions)"
-                  + (" yes/no questions" if args.task == "verdict" else " ideal answers"),
+                  + (" yes/no questions" if args.task == "verdict" else " ideal answers")
+                  + (f"; HealthVer {args.healthver.name} (split by topic)"
+                     if args.task == "support" and args.healthver.is_file() else ""),
         "index": str(args.index), "index_chunks": len(retriever.generation.chunks),
         "index_generation": retriever.generation.name,
         "mining_seconds": round(time.monotonic() - t0, 1),

@@ -165,7 +165,10 @@ function render(answer) {
   const line = $("verdict-line");
   line.replaceChildren();
   if (answer.verdict && !answer.abstained) {
-    line.append(el("span", { class: `verdict ${answer.verdict}` }, answer.verdict.toUpperCase()));
+    // "unclear": the shown sentences do not give one clear answer; no colour, no guess.
+    const label = answer.verdict === "unclear" ? "No clear answer in these passages"
+                                               : answer.verdict.toUpperCase();
+    line.append(el("span", { class: `verdict ${answer.verdict}` }, label));
     if (answer.confidence !== null && answer.confidence !== undefined) {
       line.append(el("span", { class: "muted" },
         `confidence ${Math.round(answer.confidence * 100)}%`));
