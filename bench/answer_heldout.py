@@ -7,7 +7,8 @@ document, built by `clinrag train` / bench/answer.py with generator/training/cor
 Questions, question only (the evidence is retrieved):
 
 - PubMedQA test split (generator/training/pubmedqa.py; no model or threshold chosen on it);
-- BioASQ 10B yes/no questions (the newest year in the shared data).
+- BioASQ 10B yes/no questions (the newest year in the shared data); ``--bioasq-round 9B`` is
+  the round the answer rules were developed on, so 10B stays the one reported.
 
 For each answer mode (``answer.generator`` = default, i.e. the fine-tuned SmolLM2 with
 verification, and extractive = verified quotes only) it reports: verdict accuracy counting
@@ -39,9 +40,9 @@ from retriever.bioasq import load_questions  # noqa: E402
 MODES = ("default", "extractive")
 
 
-def bioasq_10b(folder: Path) -> list[tuple[str, str, str]]:
-    """(id, question, yes|no) for the 10B yes/no questions, first occurrence of an id."""
-    questions = load_questions(folder / "Task10BGoldenEnriched")
+def bioasq_yesno(folder: Path, round_: str = "10B") -> list[tuple[str, str, str]]:
+    """(id, question, yes|no) for one round's yes/no questions, first occurrence of an id."""
+    questions = load_questions(folder / f"Task{round_}GoldenEnriched")
     out = []
     for q in questions:
         answer = q.exact_answer
@@ -79,6 +80,9 @@ def to_markdown(result: dict) -> str:
     out = ["# Held-out yes/no questions: generator vs verified quotes", "",
            f"Index `{result['index']}` ({result['chunks']} chunks); question only, evidence "
            "retrieved. Accuracy counts \"no clear answer\" and abstentions as wrong.", "",
+           *([f"Machine: {m['cpu']}, {m['cores']} cores, bf16 units: "
+              f"{'yes' if m['bf16_units'] else 'no (fp32)'}, load average at start "
+              f"{m['load_avg_1m_at_start']}.", ""] if (m := result.get("machine")) else []),
            "| set | mode | n | accuracy | coverage | precision of shown verdicts | always yes "
            "| majority | sentences/answer | generated sentences kept | latency p50 / p95 s |",
            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -93,6 +97,22 @@ def to_markdown(result: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def machine() -> dict:
+    """What the latencies depend on: without bf16 units (AVX512-BF16/AMX) every model runs in
+    fp32, several times slower than on the machines of docs/benchmarks.md."""
+    import os
+    import platform
+
+    from clinrag.device import cpu_has_bf16
+
+    model = next((line.split(":", 1)[1].strip() for line in
+                  Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor()) \
+        if Path("/proc/cpuinfo").exists() else platform.processor()
+    return {"cpu": model, "cores": os.cpu_count(), "bf16_units": cpu_has_bf16(),
+            "load_avg_1m_at_start": round(os.getloadavg()[0], 2)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--index", type=Path, default=REPO / "data/cache/pqa_index")
@@ -101,20 +121,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", nargs="+", default=list(MODES))
     parser.add_argument("--pubmedqa-split", choices=("val", "test"), default="test",
                         help="val while choosing anything; test to report, once")
+    parser.add_argument("--bioasq-round", choices=("7B", "8B", "9B", "10B"), default="10B",
+                        help="9B while developing the answer rules; 10B to report")
+    parser.add_argument("--sets", nargs="+", choices=("pubmedqa", "bioasq"),
+                        default=["pubmedqa", "bioasq"])
     parser.add_argument("--out", type=Path, default=REPO / "bench/results")
+    parser.add_argument("--answers", type=Path,
+                        default=REPO / "data/cache/answer_heldout_answers.jsonl",
+                        help="every answer, one JSON line each, for reading")
     args = parser.parse_args(argv)
     from generator.answer import Answerer
 
     records = split_records(load_pubmedqa(args.data / "pubmedqa/pqal_train.json"),
                             args.pubmedqa_split)
-    sets = {f"PubMedQA {args.pubmedqa_split}": [(r.pmid, r.question, r.decision)
-                                               for r in records],
-            "BioASQ 10B yes/no": bioasq_10b(args.data / "bioasq")}
+    sets = {}
+    if "pubmedqa" in args.sets:
+        sets[f"PubMedQA {args.pubmedqa_split}"] = [(r.pmid, r.question, r.decision)
+                                                   for r in records]
+    if "bioasq" in args.sets:
+        sets[f"BioASQ {args.bioasq_round} yes/no"] = bioasq_yesno(args.data / "bioasq",
+                                                                  args.bioasq_round)
     if args.limit:
         sets = {k: v[: args.limit] for k, v in sets.items()}
-    result = {"index": str(args.index), "sets": {}}
-    (REPO / "data/cache").mkdir(parents=True, exist_ok=True)
-    saved = (REPO / "data/cache/answer_heldout_answers.jsonl").open("w")
+    result = {"index": str(args.index), "sets": {}, "machine": machine()}
+    args.answers.parent.mkdir(parents=True, exist_ok=True)
+    saved = args.answers.open("w")
     for mode in args.modes:
         settings = load_settings({"index": args.index, "answer": {"generator": mode}})
         answerer = Answerer.open(settings)

@@ -185,15 +185,27 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
+def _same_quote(a: str, b: str) -> bool:
+    """True when one quote is the other, or a piece of it: overlapping chunks of one abstract
+    cut the same sentence twice, once clipped ("rison to linear RNAs, circRNAs are ...")."""
+    a, b = (" ".join(x.lower().split()) for x in (a, b))
+    return a in b or b in a
+
+
 def extractive(passages: dict[int, str], relevance: Callable[[list[str]], Sequence[float]],
                support: SupportFn, *, threshold: float, max_sentences: int = 2,
                claim_check: ClaimCheck = exact_check,
-               texts: dict[int, str] | None = None) -> list[Statement]:
+               texts: dict[int, str] | None = None,
+               tier: Callable[[int, str], int | None] | None = None,
+               min_relevance: float = float("-inf")) -> list[Statement]:
     """Quote the passage sentences most relevant to the question, each citing its passage.
 
     Quotes are cut from ``texts`` (the chunks' own text) where given, so the title line the
     models read in ``passages`` (for a record without one, a placeholder such as "PubMed 123")
     never opens a quoted sentence; support is still judged against ``passages``.
+
+    ``tier`` orders candidates before relevance does (lower first; None: never quoted), and
+    a candidate scoring under ``min_relevance`` is never quoted.
 
     ``relevance`` scores candidate sentences against the question (higher is better). A quote
     is still checked by the support model against its passage, so even the fallback never
@@ -206,15 +218,19 @@ def extractive(passages: dict[int, str], relevance: Callable[[list[str]], Sequen
     candidates = [(n, s) for n in sorted(passages) for s in
                   split_sentences(own.get(n, passages[n]))
                   if is_claim(s) and clean(s) == " ".join(s.split()) and "<|" not in s]
+    tiers = [0 if tier is None else tier(n, s) for n, s in candidates]
+    candidates = [c for c, t in zip(candidates, tiers) if t is not None]
+    tiers = [t for t in tiers if t is not None]
     if not candidates:
         return []
-    ranked = sorted(zip(relevance([s for _, s in candidates]), range(len(candidates))),
-                    key=lambda t: (-float(t[0]), t[1]))
+    ranked = sorted(((r, i) for i, r in enumerate(relevance([s for _, s in candidates]))
+                     if float(r) >= min_relevance),
+                    key=lambda t: (tiers[t[1]], -float(t[0]), t[1]))
     chosen = [candidates[i] for _, i in ranked[: max_sentences * 4]]
     scores = list(support([(s, passages[n]) for n, s in chosen]))
     out: list[Statement] = []
     for (n, sentence), score in zip(chosen, scores):
-        if float(score) >= threshold and all(sentence != o.text for o in out) \
+        if float(score) >= threshold and not any(_same_quote(sentence, o.text) for o in out) \
                 and claim_check(sentence, passages[n]):
             out.append(Statement(sentence, (n,), float(score), "extractive"))
         if len(out) == max_sentences:

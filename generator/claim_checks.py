@@ -125,6 +125,11 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(_CITATION.sub(" ", text))
 
 
+def numbers(text: str) -> set[str]:
+    """The numbers written in ``text`` as digits, normalised ("1.50" -> "1.5")."""
+    return _numbers(text)
+
+
 def _numbers(text: str) -> set[str]:
     found = {n.replace(",", ".").rstrip("0").rstrip(".") if "." in n or "," in n else n
              for n in _NUMBER.findall(_CITATION.sub(" ", text))}

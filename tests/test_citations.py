@@ -119,3 +119,75 @@ def test_study_type_from_publication_types_then_text():
     assert study_type((), "Patients were randomized to placebo or drug in a double-blind "
                           "trial") == "randomized controlled trial (inferred)"
     assert study_type((), "Heart failure is common.") is None
+
+
+def test_extractive_quotes_findings_first_never_aims_nor_irrelevant_sentences():
+    from generator.answer import _quote_tier
+
+    passages = {
+        1: "OBJECTIVE: To assess whether dapagliflozin reduces hospitalisation for heart "
+           "failure in adults with diabetes.",
+        2: "BACKGROUND: Heart failure hospitalisation is common in adults with diabetes and "
+           "costly to health systems.",
+        3: "RESULTS: Dapagliflozin reduced hospitalisation for heart failure by 30% in adults "
+           "with diabetes.",
+        4: "RESULTS: Metformin lowered HbA1c in the same adults over twelve months.",
+    }
+    sections = {1: "Objective", 2: "Background", 3: "Results", 4: "Results"}
+
+    def relevance(sentences):
+        words = {"dapagliflozin", "hospitalisation", "heart", "failure", "diabetes"}
+        return [len(words & set(re.findall(r"[a-z]+", s.lower()))) / len(words)
+                for s in sentences]
+
+    out = extractive(passages, relevance, overlap_support, threshold=0.9, max_sentences=3,
+                     tier=lambda n, s: _quote_tier(s, sections[n]), min_relevance=0.3)
+    # The aim restates the question and is never quoted; the finding comes before the
+    # background; the metformin sentence is under the relevance floor.
+    assert [s.citations for s in out] == [(3,), (2,)]
+    assert _quote_tier("To assess whether X reduces Y.", "Results") is None
+    assert _quote_tier("X reduced Y by 30%.", "Methods") == 2
+    assert _quote_tier("X reduced Y by 30%.", "Results") == 0
+    # For a yes/no question, a finding that answers it comes before one that does not.
+    question = "Does dapagliflozin reduce hospitalisation for heart failure?"
+    assert _quote_tier(passages[3], "Results", question) == 0
+    assert _quote_tier("Dapagliflozin is an SGLT2 inhibitor taken once daily.", "Results",
+                       question) == 1
+
+
+def test_extractive_never_quotes_a_sentence_twice_when_overlapping_chunks_clip_it():
+    # Two overlapping chunks of one abstract: the second starts inside the same sentence.
+    full = ("In comparison to linear RNAs, circRNAs are more resistant to exonuclease RNase "
+            "R-mediated degradation.")
+    passages = {1: full + " They are abundant in the brain.",
+                2: full[13:] + " Their ends are joined by back-splicing."}
+
+    def relevance(sentences):
+        return [1.0 if "RNase" in s else 0.5 for s in sentences]
+
+    out = extractive(passages, relevance, overlap_support, threshold=0.5, max_sentences=2,
+                     claim_check=lambda s, p: True)
+    texts = [s.text for s in out]
+    assert texts[0] in (full, full[13:])
+    assert sum("RNase" in t for t in texts) == 1     # the clipped copy is not shown again
+    assert len(out) == 2
+
+
+def test_extractive_quotes_the_finding_that_answers_a_yes_no_question_first():
+    from generator.answer import _quote_tier
+
+    question = "Does dapagliflozin reduce hospitalisation for heart failure?"
+    passages = {1: "RESULTS: Hospitalisation for heart failure with dapagliflozin was recorded "
+                   "in 4744 adults over 18 months. Dapagliflozin reduced hospitalisation for "
+                   "heart failure."}
+
+    def relevance(sentences):     # the record-keeping sentence scores higher, as BM25 might
+        return [0.9 if "recorded" in s else 0.8 for s in sentences]
+
+    def quote(q):
+        return extractive(passages, relevance, overlap_support, threshold=0.5,
+                          max_sentences=1, claim_check=lambda s, p: True,
+                          tier=lambda n, s: _quote_tier(s, "Results", q))[0].text
+
+    assert quote(None).startswith("Hospitalisation for heart failure with dapagliflozin")
+    assert quote(question) == "Dapagliflozin reduced hospitalisation for heart failure."

@@ -64,6 +64,23 @@ def test_the_verdict_follows_agreeing_sentences_and_is_unclear_otherwise():
     # A hedged clause states no finding.
     ("Does tranexamic acid reduce death from bleeding after trauma?",
      "Tranexamic acid may reduce death from bleeding after trauma.", None),
+    # Another number, a prefixed opposite, an open question, an erratum: no stance
+    # (read on BioASQ 9B answers, where each was taken for a "yes").
+    ("Is there a link between rare variants in PPARG and type 1 diabetes?",
+     "Rare variants in PPARG are associated with increased risk of type 2 diabetes.", None),
+    ("Is Bcl-2-like protein 1 a pro apoptotic protein?",
+     "Bcl-2-like protein 1 is an anti-apoptotic protein of the Bcl-2 family.", None),
+    ("Is the paramyxovirus genome segmented?",
+     "Mumps virus is a paramyxovirus with a nonsegmented genome.", None),
+    ("Is eflornithine with sulindac effective for polyposis?",
+     "The efficacy of eflornithine with sulindac for polyposis is unknown.", None),
+    ("Does erenumab target the CGRP receptor?",
+     "Erratum: the CGRP receptor as a target of erenumab.", None),
+    # The same sentences with the question's own number or word still answer it.
+    ("Is there a link between rare variants in PPARG and type 2 diabetes?",
+     "Rare variants in PPARG are associated with increased risk of type 2 diabetes.", "yes"),
+    ("Is Bcl-2-like protein 1 an anti-apoptotic protein?",
+     "Bcl-2-like protein 1 is an anti-apoptotic protein of the Bcl-2 family.", "yes"),
 ])
 def test_opposites_side_clauses_and_hedges(question, sentence, expected):
     assert stance(question, sentence) == expected
