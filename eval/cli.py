@@ -20,7 +20,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                                      "grounding on a benchmark.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a benchmark and write a run folder")
-    run.add_argument("benchmark", choices=["pubmedqa", "bioasq", "jsonl"])
+    run.add_argument("benchmark", choices=["pubmedqa", "bioasq", "squad", "jsonl"])
     run.add_argument("--data", type=Path, required=True,
                      help="benchmark file (BioASQ: a golden file or a folder of them)")
     run.add_argument("--setting", choices=["retrieval", "context"], default="retrieval",
@@ -35,6 +35,11 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                      help="distractor sources ingested into the corpus too")
     run.add_argument("--mode", choices=["bm25", "dense", "hybrid"])
     run.add_argument("--no-rerank", action="store_true")
+    run.add_argument("--max-per-doc", type=int, metavar="N",
+                     help="at most N passages from one document (default: retrieve.max_per_doc)")
+    run.add_argument("--chunk-size", type=int, metavar="TOKENS",
+                     help="build the corpus index with this chunk size (a separate cached index)")
+    run.add_argument("--chunk-overlap", type=int, metavar="TOKENS")
     run.add_argument("--no-verify", action="store_true", help="answerer skips verification")
     run.add_argument("--no-answer", action="store_true",
                      help="retrieval metrics only (no answerer)")
@@ -44,8 +49,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                      "what a 1-hour full BioASQ run uses), a local causal LM path, or 'openai'")
     run.add_argument("--depth", type=int, default=100, help="documents ranked per question")
     run.add_argument("--split", choices=["train", "val", "test"],
-                     help="pubmedqa/bioasq: only questions of this split of clinrag's "
-                     "training data (by question id); 'test' was never trained or tuned on")
+                     help="only questions of this split of clinrag's training data (pubmedqa, "
+                     "bioasq: by question id; squad: by paper); 'test' was never trained or "
+                     "tuned on")
     run.add_argument("--home", type=Path)
     run.add_argument("--json", action="store_true", help="print metrics.json to stdout")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -73,13 +79,22 @@ def main(argv: list[str] | None = None, prog: str = "clinrag eval") -> int:
     from eval.runfolder import RunFolderError
     from ingest.errors import IndexCorrupt, IndexMismatch
 
-    settings = load_settings({"home": args.home, "answer": {"generator": args.generator}})
+    if args.max_per_doc is not None and args.max_per_doc < 1:
+        parser.error("--max-per-doc must be at least 1")
+    chunk = {k: v for k, v in (("size", args.chunk_size), ("overlap", args.chunk_overlap))
+             if v is not None}
+    try:
+        settings = load_settings({"home": args.home, "answer": {"generator": args.generator},
+                                  **({"chunk": chunk} if chunk else {})})
+    except ValueError as exc:   # pydantic's ValidationError names the field and the bound
+        parser.error(str(exc))
     config = EvalConfig(
         benchmark=args.benchmark, data=args.data, setting=args.setting, limit=args.limit,
         out=args.out, index=args.index, extra_corpus=tuple(args.extra_corpus),
         mode=args.mode, rerank=False if args.no_rerank else None,
         verify=False if args.no_verify else None, answers=not args.no_answer,
-        fresh=args.fresh, depth=args.depth, split=args.split, progress=not args.quiet)
+        fresh=args.fresh, depth=args.depth, split=args.split, max_per_doc=args.max_per_doc,
+        progress=not args.quiet)
     try:
         result = evaluate(config, settings)
     except (DatasetError, CorpusError, HarnessError, RunFolderError, IndexMismatch,

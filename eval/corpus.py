@@ -4,7 +4,8 @@ The index is built by the ordinary ingest pipeline from the *whole* benchmark fi
 ``--limit`` only limits questions, never the corpus, or retrieval would get easier) plus any
 distractor sources. Its folder is named by a hash of those files' bytes and of the settings
 that shape an index (embedder, chunker, BM25 tokenizer), so changed data or settings can never
-silently reuse an old index.
+silently reuse an old index. ``CorpusView`` holds the lookups over a built index that scoring
+needs.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from clinrag.settings import Settings
 from eval.datasets import Benchmark, files_hash
@@ -88,3 +90,24 @@ def ensure_index(benchmark: Benchmark, settings: Settings, *, extra: list[Path] 
 
 def _files_under(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+
+
+class CorpusView:
+    """Lookups over one generation that scoring needs: chunk spans, chunks per document."""
+
+    def __init__(self, generation):
+        self.generation = generation
+        self._position = {c.chunk_id: i for i, c in enumerate(generation.chunks)}
+        self._per_doc: dict[str, int] = {}
+        for c in generation.chunks:
+            self._per_doc[c.doc_id] = self._per_doc.get(c.doc_id, 0) + 1
+
+    def span(self, hit) -> list[Any]:
+        """A hit as (doc, section, start, end) in its source section (BioASQ offsets)."""
+        chunk = self.generation.chunks[self._position[hit.chunk_id]]
+        page = self.generation.pages[chunk.page_id].page
+        section = (chunk.section or page.section or "abstract").lower()
+        return [hit.doc_id, section, page.offset + chunk.start, page.offset + chunk.end]
+
+    def chunk_count(self, doc_ids) -> int:
+        return sum(self._per_doc.get(d, 0) for d in doc_ids)

@@ -1,7 +1,8 @@
 """Benchmarks in their official formats, read into one typed record per question.
 
-Three formats: ``pubmedqa`` (``ori_pqal.json``: PMID -> {QUESTION, CONTEXTS, LABELS, ...,
-final_decision}), ``bioasq`` (Task B golden JSON, one file or a folder of them) and ``jsonl``
+Four formats: ``pubmedqa`` (``ori_pqal.json``: PMID -> {QUESTION, CONTEXTS, LABELS, ...,
+final_decision}), ``bioasq`` (Task B golden JSON, one file or a folder of them), ``squad``
+(SQuAD-format extractive QA over full texts, e.g. COVID-QA: eval/squad.py) and ``jsonl``
 (``{id, question, answer?, relevant_doc_ids?, choices?, contexts?}`` per line). A record that
 lacks what evaluation needs is an error naming the record and the field, never a silent skip:
 a benchmark that quietly loses questions reports numbers for a different benchmark.
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-BenchmarkName = Literal["pubmedqa", "bioasq", "jsonl"]
+BenchmarkName = Literal["pubmedqa", "bioasq", "squad", "jsonl"]
 QType = Literal["yesno", "factoid", "list", "summary", "multiple_choice", "open"]
 
 _PMID_URL = re.compile(r"(\d+)\s*/?\s*$")
@@ -34,7 +35,7 @@ class GoldSnippet:
     """A gold passage as character offsets in one section of one document."""
 
     doc_id: str
-    section: str          # "title" | "abstract"
+    section: str          # "title" | "abstract" | "body" (SQuAD contexts)
     start: int
     end: int              # exclusive
 
@@ -85,12 +86,18 @@ def load_benchmark(name: str, path: Path) -> Benchmark:
             raise DatasetError(f"{path}: no BioASQ golden *.json files")
         examples = bioasq_examples([(f.name, _read_json(f)) for f in files])
         labels = ("yes", "no")
+    elif name == "squad":
+        from eval.squad import squad_examples
+
+        files = [_single_file(path, "*.json")]
+        examples = squad_examples(_read_json(files[0]), files[0].name)
+        labels = ()
     elif name == "jsonl":
         files = [_single_file(path, "*.jsonl")]
         examples = jsonl_examples(files[0])
         labels = ()
     else:
-        raise DatasetError(f"unknown benchmark {name!r} (pubmedqa, bioasq, jsonl)")
+        raise DatasetError(f"unknown benchmark {name!r} (pubmedqa, bioasq, squad, jsonl)")
     if not examples:
         raise DatasetError(f"{path}: no questions")
     return Benchmark(name, examples, files, files_hash(files), labels)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from clinrag.settings import Settings
-from eval.corpus import cached_index, ensure_index
+from eval.corpus import CorpusView, cached_index, ensure_index
 from eval.datasets import Benchmark, Example, load_benchmark
 from eval.retrieval import write_trec, ranking_scores
 from eval.runfolder import RunFolder
@@ -58,6 +58,8 @@ class EvalConfig:
     fresh: bool = False
     depth: int = 100
     split: Literal["train", "val", "test"] | None = None
+    max_per_doc: int | None = None   # None: settings.retrieve.max_per_doc
+    rank_documents: bool = True      # False: full-text passage metrics only (benches)
     progress: bool = True
 
     def run_name(self, settings: Settings) -> str:
@@ -68,6 +70,8 @@ class EvalConfig:
             parts.append("retrieval-only")
         if self.verify is False:
             parts.append("noverify")
+        if self.max_per_doc is not None:
+            parts.append(f"perdoc{self.max_per_doc}")
         if self.split:
             parts.append(self.split)
         if self.limit:
@@ -104,7 +108,7 @@ def evaluate(config: EvalConfig, settings: Settings, *, answerer=None,
     examples = benchmark.examples
     if config.split:
         split_of = _split_function(benchmark.name)
-        examples = [e for e in examples if split_of(e.id) == config.split]
+        examples = [e for e in examples if split_of(e) == config.split]
     examples = examples[: config.limit or None]
     embedder = retriever.embedder if retriever is not None else None
     index_dir = cached_index(benchmark, settings, extra=list(config.extra_corpus),
@@ -118,6 +122,9 @@ def evaluate(config: EvalConfig, settings: Settings, *, answerer=None,
     settings = settings.model_copy(update={"index": index_dir})
     mode = config.mode or settings.retrieve.mode
     rerank = settings.retrieve.rerank if config.rerank is None else config.rerank
+    if config.max_per_doc is not None:
+        settings = settings.model_copy(update={"retrieve": settings.retrieve.model_copy(
+            update={"max_per_doc": config.max_per_doc})})
     rank_retrieval = config.setting == "retrieval"
     if not config.answers:
         answerer = None
@@ -132,6 +139,7 @@ def evaluate(config: EvalConfig, settings: Settings, *, answerer=None,
         "benchmark": benchmark.name, "data_hash": benchmark.data_hash,
         "setting": config.setting, "mode": mode, "rerank": rerank,
         "verify": config.verify, "answers": config.answers, "depth": config.depth,
+        "rank_documents": config.rank_documents,
         "split": config.split, "index": str(index_dir),
         "index_generation": IndexStore(index_dir).current_name(),
         "settings": settings.model_dump(mode="json", exclude={"index"}),
@@ -153,7 +161,12 @@ def evaluate(config: EvalConfig, settings: Settings, *, answerer=None,
                                    reranker="auto" if rerank else None)
     generation = retriever.generation
     corpus = CorpusView(generation)
-    doc_ranker = _doc_ranker(retriever, settings, config.depth) if rank_retrieval else None
+    doc_ranker = (_doc_ranker(retriever, settings, config.depth)
+                  if rank_retrieval and config.rank_documents else None)
+    # Full-text QA asks for a passage inside one paper: rank passages the way the answerer
+    # sees them (the configured per-document cap), not one hit per document.
+    passage_ranker = (_passage_ranker(retriever, settings) if rank_retrieval
+                      and benchmark.name == "squad" else None)
     if config.answers and answerer is None and todo:
         answerer = _open_answerer(settings, retriever, config.setting)
     if judge == "auto":
@@ -174,7 +187,7 @@ def evaluate(config: EvalConfig, settings: Settings, *, answerer=None,
                unit="q", disable=not config.progress, file=sys.stderr)
     for example in todo:
         row = _run_example(example, doc_ranker, answerer, judge, corpus, config, mode, rerank,
-                           benchmark.labels)
+                           benchmark.labels, passage_ranker)
         folder.append(row)
         bar.update(1)
     bar.close()
@@ -205,7 +218,7 @@ def evaluate(config: EvalConfig, settings: Settings, *, answerer=None,
 # -- one question -------------------------------------------------------------------------------
 def _run_example(example: Example, doc_ranker, answerer, judge: Judge | None,
                  corpus: CorpusView, config: EvalConfig, mode: str, rerank: bool,
-                 labels: tuple[str, ...]) -> dict[str, Any]:
+                 labels: tuple[str, ...], passage_ranker=None) -> dict[str, Any]:
     from retriever.hybrid import QueryError
 
     row: dict[str, Any] = {
@@ -224,6 +237,14 @@ def _run_example(example: Example, doc_ranker, answerer, judge: Judge | None,
         row["retrieved"] = [h.doc_id for h in hits]
         row["retrieved_chunk_ids"] = [h.chunk_id for h in hits[:10]]
         row["snippet_spans"] = [corpus.span(h) for h in hits[:10]]
+    if passage_ranker is not None and not row["error"]:
+        t = time.perf_counter()
+        try:
+            passages = passage_ranker.search(example.question, 10, mode=mode, rerank=rerank)
+        except QueryError as exc:
+            passages, row["error"] = [], f"passages: {exc}"
+        row["timings_ms"]["passages"] = round((time.perf_counter() - t) * 1000, 1)
+        row["passage_spans"] = [corpus.span(h) for h in passages]
     if answerer is None:
         return row
     kwargs: dict[str, Any] = {"mode": mode, "rerank": rerank, "verify": config.verify}
@@ -257,39 +278,23 @@ def _run_example(example: Example, doc_ranker, answerer, judge: Judge | None,
     return row
 
 
-class CorpusView:
-    """Lookups over one generation that scoring needs: chunk spans, chunks per document."""
-
-    def __init__(self, generation):
-        self.generation = generation
-        self._position = {c.chunk_id: i for i, c in enumerate(generation.chunks)}
-        self._per_doc: dict[str, int] = {}
-        for c in generation.chunks:
-            self._per_doc[c.doc_id] = self._per_doc.get(c.doc_id, 0) + 1
-
-    def span(self, hit) -> list[Any]:
-        """A hit as (doc, section, start, end) in its source section (BioASQ offsets)."""
-        chunk = self.generation.chunks[self._position[hit.chunk_id]]
-        page = self.generation.pages[chunk.page_id].page
-        section = (chunk.section or page.section or "abstract").lower()
-        return [hit.doc_id, section, page.offset + chunk.start, page.offset + chunk.end]
-
-    def chunk_count(self, doc_ids) -> int:
-        return sum(self._per_doc.get(d, 0) for d in doc_ids)
-
-
-def _split_function(benchmark: str) -> Callable[[str], str]:
-    """The train/val/test split clinrag's models were trained with, by question id."""
+def _split_function(benchmark: str) -> Callable[[Example], str]:
+    """The train/val/test split clinrag's models are trained with: by question id (BioASQ,
+    PubMedQA), by paper for full-text QA (SQuAD format: no paper on two sides)."""
     if benchmark == "bioasq":
         from retriever.bioasq import question_split
 
-        return question_split
+        return lambda e: question_split(e.id)
     if benchmark == "pubmedqa":
         from generator.training.pubmedqa import record_split
 
-        return record_split
-    raise HarnessError("--split applies to pubmedqa and bioasq (the splits clinrag's models "
-                       "were trained on)")
+        return lambda e: record_split(e.id)
+    if benchmark == "squad":
+        from clinrag.splits import paper_split
+
+        return lambda e: paper_split(e.relevant_doc_ids[0])
+    raise HarnessError("--split applies to pubmedqa, bioasq and squad (the splits clinrag's "
+                       "models are trained on)")
 
 
 # -- components -----------------------------------------------------------------------------------
@@ -301,6 +306,13 @@ def _doc_ranker(retriever, settings: Settings, depth: int):
         "max_per_doc": 1, "depth": max(settings.retrieve.depth, 4 * depth)})
     return Retriever(retriever.generation, settings.model_copy(update={"retrieve": config}),
                      retriever.embedder, retriever.reranker)
+
+
+def _passage_ranker(retriever, settings: Settings):
+    """The same loaded models and generation under this run's settings (its per-doc cap)."""
+    from retriever.hybrid import Retriever
+
+    return Retriever(retriever.generation, settings, retriever.embedder, retriever.reranker)
 
 
 def _open_answerer(settings: Settings, retriever, setting: str):

@@ -73,3 +73,26 @@ def _char_sets(spans: list[GoldSnippet]) -> dict[tuple[str, str], set[int]]:
     for s in spans:
         out[(s.doc_id, s.section.lower())].update(range(s.start, max(s.start, s.end)))
     return out
+
+
+# -- passages (full-text QA) -------------------------------------------------------------------
+PASSAGE_K = (1, 5, 10)
+
+
+def holds_answer(passage: GoldSnippet, gold: GoldSnippet) -> bool:
+    """A passage holds the answer when it covers at least half of the answer's characters,
+    or, for an answer longer than the passage, when half of the passage is answer."""
+    if (passage.doc_id, passage.section.lower()) != (gold.doc_id, gold.section.lower()):
+        return False
+    overlap = min(passage.end, gold.end) - max(passage.start, gold.start)
+    return overlap > 0 and overlap >= 0.5 * min(gold.end - gold.start,
+                                                passage.end - passage.start)
+
+
+def passage_scores(ranked: list[GoldSnippet], gold: list[GoldSnippet]) -> dict[str, float]:
+    """hit@k (a passage holding an answer span among the first k) and reciprocal rank @10."""
+    rank = next((i for i, p in enumerate(ranked[:10], start=1)
+                 if any(holds_answer(p, g) for g in gold)), None)
+    scores = {f"passage_hit@{k}": float(rank is not None and rank <= k) for k in PASSAGE_K}
+    scores["passage_mrr@10"] = 1.0 / rank if rank else 0.0
+    return scores

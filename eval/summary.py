@@ -18,6 +18,8 @@ from eval.datasets import GoldSnippet
 from eval.retrieval import (
     DOC_METRICS,
     RECALL_CURVE_K,
+    PASSAGE_K,
+    passage_scores,
     per_query,
     ranking_scores,
     snippet_overlap,
@@ -27,7 +29,7 @@ from eval.retrieval import (
 MEAN_SCORES = ("factoid_strict", "factoid_lenient", "list_precision", "list_recall", "list_f1",
                "exact_match", "rouge1", "rouge2", "rougeL", "citation_recall",
                "citation_precision", "lexical_overlap", "snippet_precision", "snippet_recall",
-               "snippet_f1")
+               "snippet_f1", *(f"passage_hit@{k}" for k in PASSAGE_K), "passage_mrr@10")
 _RENAMED = {"factoid_rr": "factoid_mrr"}
 
 
@@ -63,6 +65,10 @@ def summarize(rows: list[dict[str, Any]], labels: tuple[str, ...] = ()) -> dict[
             got = [GoldSnippet(*s) for s in r["snippet_spans"]]
             want = [GoldSnippet(*s) for s in r["gold_snippets"]]
             r.setdefault("scores", {}).update(snippet_overlap(got, want))
+        if r.get("passage_spans") is not None and r.get("gold_snippets"):
+            ranked = [GoldSnippet(*s) for s in r["passage_spans"]]
+            want = [GoldSnippet(*s) for s in r["gold_snippets"]]
+            r.setdefault("scores", {}).update(passage_scores(ranked, want))
 
     # Closed-label answers: accuracy on all (abstention = wrong), on answered, macro-F1.
     closed = [r for r in rows if r.get("correct") is not None and r.get("qtype") in

@@ -92,8 +92,11 @@ def test_answer_on_the_demo_corpus_is_cited_and_readable(answerer):
     assert answer.sentences and 1 <= len(answer.sentences) <= 4
     _assert_grounded(answer)
     cited = {n for s in answer.sentences for n in s.citations}
-    assert any("SGLT2" in s.title or "gliflozin" in s.text.lower()
+    # The meta-analysis' results are quoted (they answer the question first), not the
+    # injected "update" whose one sentence only says the topic was studied.
+    assert any("SGLT2" in s.title + s.text or "gliflozin" in s.text.lower()
                for s in answer.evidence if s.n in cited)
+    assert not any("IGNORE ALL PREVIOUS" in s.text for s in answer.evidence if s.n in cited)
     assert answer.index_generation == answerer.generation_id
     assert all(s.locator() for s in answer.evidence)
     round_trip = Answer.from_json(json.loads(json.dumps(answer.to_json())))

@@ -1,10 +1,12 @@
-"""JSON benchmark files as corpora: PubMedQA ``ori_pqal.json`` and BioASQ Task B golden files.
+"""JSON benchmark files as corpora: PubMedQA ``ori_pqal.json``, BioASQ Task B golden files and
+SQuAD-format extractive QA (e.g. COVID-QA: questions over the full text of papers).
 
 The shape of the content decides the format, so users need not rename files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -31,6 +33,8 @@ def load_benchmark_json(path: Path) -> Loaded:
         isinstance(v, dict) and "CONTEXTS" in v for v in data.values()
     ):
         return pubmedqa_documents(data)
+    if is_squad(data):
+        return squad_documents(data["data"])
     if isinstance(data, list):
         from ingest.sources.jsonl import record_document
 
@@ -41,8 +45,8 @@ def load_benchmark_json(path: Path) -> Loaded:
             except SourceError as exc:
                 loaded.rejected.append(Rejected(f"record #{position}", exc.category, exc.message))
         return loaded
-    raise SourceError("unsupported", "JSON is neither BioASQ golden, PubMedQA nor a list of "
-                      "{id, title, text} records")
+    raise SourceError("unsupported", "JSON is neither BioASQ golden, PubMedQA, SQuAD-format "
+                      "nor a list of {id, title, text} records")
 
 
 def pubmedqa_documents(data: dict[str, Any]) -> Loaded:
@@ -143,3 +147,57 @@ def _pmid(url: str) -> str:
     if not match:
         raise SourceError("parse_error", f"snippet document {url!r} has no PubMed id")
     return match.group(1)
+
+
+# -- SQuAD format --------------------------------------------------------------------------------
+def is_squad(data: Any) -> bool:
+    """``{"data": [{"paragraphs": [{"context": ..., "qas": [...]}, ...]}, ...]}``."""
+    articles = data.get("data") if isinstance(data, dict) else None
+    return (isinstance(articles, list) and bool(articles)
+            and all(isinstance(a, dict) and isinstance(a.get("paragraphs"), list)
+                    for a in articles))
+
+
+def squad_doc_id(paragraph: dict[str, Any]) -> str:
+    """The document id of one SQuAD context, shared with eval/datasets.py's gold spans.
+
+    COVID-QA gives each paper a ``document_id``; plain SQuAD does not, so the id is then a
+    hash of the context text (the same context in two files is one document).
+    """
+    if paragraph.get("document_id") not in (None, ""):
+        return f"squad:{paragraph['document_id']}"
+    context = normalize_text(str(paragraph.get("context") or ""))
+    return "squad:" + hashlib.sha256(context.encode()).hexdigest()[:16]
+
+
+def squad_documents(articles: list[Any]) -> Loaded:
+    """One document per context (for COVID-QA: one paper's full text), section "Body".
+
+    The text is the normalised context, so character offsets into it are what the answer
+    spans are mapped to (eval/datasets.py). The questions stay out of the corpus. A title is
+    the article's ``title`` or, failing that, the context's first line when it is short (COVID-QA
+    contexts start with the paper's title).
+    """
+    loaded = Loaded([])
+    seen: set[str] = set()
+    for a_index, article in enumerate(articles, start=1):
+        for p_index, paragraph in enumerate(article.get("paragraphs") or (), start=1):
+            where = f"article #{a_index} paragraph #{p_index}"
+            if not isinstance(paragraph, dict):
+                loaded.rejected.append(Rejected(where, "parse_error", "not an object"))
+                continue
+            text = normalize_text(str(paragraph.get("context") or ""))
+            if not text:
+                loaded.rejected.append(Rejected(where, "no_text", "empty context"))
+                continue
+            doc_id = squad_doc_id(paragraph)
+            if doc_id in seen:
+                continue
+            seen.add(doc_id)
+            first_line = text.split("\n", 1)[0].strip()
+            title = str(article.get("title") or "").strip() or (
+                first_line if len(first_line) <= 300 else "")
+            loaded.documents.append(Document(
+                doc_id=doc_id, source="squad", title=title,
+                pages=(Page(text=text, section="Body", extractor="squad-json"),)))
+    return loaded
