@@ -40,6 +40,8 @@ def run(data: Path, split: str, limit: int | None, chunkings: list[tuple[int, in
         caps: list[int], systems: list[str], scratch: Path, weights: list[float],
         rank_documents: bool) -> dict:
     from eval.bootstrap import paired_difference
+    from eval.corpus import ensure_index
+    from eval.datasets import load_benchmark
     from eval.harness import EvalConfig, evaluate
     from ingest.embed import Embedder
     from retriever.hybrid import Retriever, load_reranker
@@ -50,12 +52,8 @@ def run(data: Path, split: str, limit: int | None, chunkings: list[tuple[int, in
         settings = load_settings({"home": REPO / "data", "chunk": {"size": size,
                                                                     "overlap": overlap}})
         embedder = embedder or Embedder(settings.embed)
-        # Build (or reuse) this chunking's index through the harness itself.
-        first = EvalConfig("squad", data, split=split, limit=1, mode="bm25", rerank=False,
-                           answers=False, out=scratch / f"build-{size}", fresh=True,
-                           progress=False)
-        index = Path(evaluate(first, settings, judge=None,
-                              retriever=None).meta["index"])
+        # Build (or reuse) this chunking's index the way `clinrag eval run` does.
+        index = ensure_index(load_benchmark("squad", data), settings, embedder=embedder)
         settings = settings.model_copy(update={"index": index})
         reranker = reranker or load_reranker(settings)
         # Every (question, passage) score is kept, so the variants below that differ only

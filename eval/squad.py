@@ -35,7 +35,7 @@ def squad_examples(data: Any, where: str = "squad") -> list[Example]:
                 raise DatasetError(f"{name}: missing field 'context'")
             raw = str(paragraph["context"])
             text = normalize_text(raw)
-            doc_id = squad_doc_id(paragraph)
+            doc_id = squad_doc_id(paragraph, text)
             for q_index, qa in enumerate(paragraph.get("qas") or (), start=1):
                 examples.append(_example(qa, raw, text, doc_id, f"{name} question #{q_index}",
                                          seen))

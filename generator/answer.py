@@ -30,7 +30,7 @@ from pathlib import Path
 from clinrag.settings import Settings
 from generator.answerability import AnswerabilityGate, AnswerabilitySignals, GateUnavailable
 from generator.citations import extractive, parse_statements, says_no_answer, verify
-from generator.stance import evidence_verdict, from_setup_sections, stance, states_a_finding
+from generator.stance import evidence_verdict, from_setup_sections, quote_tier
 from generator.study_type import study_type
 from generator.types import Answer, Source, Statement
 from generator.verdict import VerdictModel, VerdictPrediction, is_yes_no_question
@@ -193,7 +193,7 @@ class Answerer:
                 self._m.support.score, threshold=config.support_threshold if check else 0.0,
                 max_sentences=min(2, config.max_sentences),
                 texts={s.n: s.text for s in sources},
-                tier=lambda n, s: _quote_tier(s, section.get(n), polar),
+                tier=lambda n, s: quote_tier(s, section.get(n), polar),
                 min_relevance=config.min_relevance)
             statements = self._relevant(question, statements, list(passages.values()), checks)
             timings["extractive"] = _ms(t)
@@ -388,23 +388,6 @@ def answer(question: str, settings: Settings | None = None, **kwargs) -> Answer:
     from clinrag.settings import load_settings
 
     return Answerer.open(settings or load_settings()).answer(question, **kwargs)
-
-
-def _quote_tier(sentence: str, section: str | None, question: str | None = None
-                ) -> int | None:
-    """Which quotes come first (lower first); None: never quoted.
-
-    None for a sentence stating a study's aim or procedure: it restates the question (on
-    PubMedQA validation such sentences were the first quote of most answers and answer
-    nothing). Findings come before background or methods sentences (2). For a yes/no
-    ``question``, a finding that answers it (generator/stance.py) comes first (0), another
-    finding next (1): on BioASQ 9B the most relevant finding was often a neighbour of the
-    answering sentence (shown verdicts right 0.776 -> 0.803, wrong 15 -> 13 of 117)."""
-    if not states_a_finding(sentence):
-        return None
-    if from_setup_sections([section]):
-        return 2
-    return 0 if question is None or stance(question, sentence) is not None else 1
 
 
 def _ms(start: float) -> float:

@@ -218,9 +218,9 @@ def extractive(passages: dict[int, str], relevance: Callable[[list[str]], Sequen
     candidates = [(n, s) for n in sorted(passages) for s in
                   split_sentences(own.get(n, passages[n]))
                   if is_claim(s) and clean(s) == " ".join(s.split()) and "<|" not in s]
-    tiers = [0 if tier is None else tier(n, s) for n, s in candidates]
-    candidates = [c for c, t in zip(candidates, tiers) if t is not None]
-    tiers = [t for t in tiers if t is not None]
+    tiered = [(c, 0 if tier is None else tier(*c)) for c in candidates]
+    candidates = [c for c, t in tiered if t is not None]
+    tiers = [t for _, t in tiered if t is not None]
     if not candidates:
         return []
     ranked = sorted(((r, i) for i, r in enumerate(relevance([s for _, s in candidates]))

@@ -127,10 +127,6 @@ def tokens(text: str) -> list[str]:
 
 def numbers(text: str) -> set[str]:
     """The numbers written in ``text`` as digits, normalised ("1.50" -> "1.5")."""
-    return _numbers(text)
-
-
-def _numbers(text: str) -> set[str]:
     found = {n.replace(",", ".").rstrip("0").rstrip(".") if "." in n or "," in n else n
              for n in _NUMBER.findall(_CITATION.sub(" ", text))}
     return {n for n in found if n}
@@ -206,8 +202,8 @@ def _check_clause(clause: str, restated: str, context: str, evidence: str) -> li
     c_stems = stems(tokens(context))
     reasons: list[str] = []
 
-    p_numbers = _numbers(context) | {_WORD_NUMBERS[t] for t in p_lower if t in _WORD_NUMBERS}
-    for number in sorted(_numbers(clause)):
+    p_numbers = numbers(context) | {_WORD_NUMBERS[t] for t in p_lower if t in _WORD_NUMBERS}
+    for number in sorted(numbers(clause)):
         if number not in p_numbers:
             reasons.append(f"number {number} not in the cited passage")
     for word in {t.lower() for t in s_tokens} & _CARDINALS:

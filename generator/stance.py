@@ -100,7 +100,7 @@ def stance(question: str, sentence: str) -> str | None:
     A hedged clause ("may reduce", "suggests") states no finding and takes no stance."""
     q_words = [t.lower() for t in tokens(question)]
     wanted = content_stems(question) - {stem(w) for w in _AUXILIARIES}
-    if not wanted or _NOT_A_FINDING.search(sentence):
+    if not wanted or not states_a_finding(sentence):
         return None
     parts = [c for part in clauses(sentence) for c in _SIDE_CLAUSE.split(part) if c.strip()]
     sentence = max(parts or [sentence], key=lambda c: len(wanted & stems(tokens(c))))
@@ -137,6 +137,23 @@ def stance(question: str, sentence: str) -> str | None:
     if q_dir and s_dir and not (q_dir & s_dir):
         flip = not flip
     return "no" if flip else "yes"
+
+
+def quote_tier(sentence: str, section: str | None, question: str | None = None
+                ) -> int | None:
+    """Which quotes come first (lower first); None: never quoted.
+
+    None for a sentence stating a study's aim or procedure: it restates the question (on
+    PubMedQA validation such sentences were the first quote of most answers and answer
+    nothing). Findings come before background or methods sentences (2). For a yes/no
+    ``question``, a finding that answers it (``stance``) comes first (0), another
+    finding next (1): on BioASQ 9B the most relevant finding was often a neighbour of the
+    answering sentence (shown verdicts right 0.776 -> 0.803, wrong 15 -> 13 of 117)."""
+    if not states_a_finding(sentence):
+        return None
+    if from_setup_sections([section]):
+        return 2
+    return 0 if question is None or stance(question, sentence) is not None else 1
 
 
 def evidence_verdict(question: str, sentences: Iterable[str],

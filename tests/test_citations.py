@@ -122,7 +122,7 @@ def test_study_type_from_publication_types_then_text():
 
 
 def test_extractive_quotes_findings_first_never_aims_nor_irrelevant_sentences():
-    from generator.answer import _quote_tier
+    from generator.stance import quote_tier
 
     passages = {
         1: "OBJECTIVE: To assess whether dapagliflozin reduces hospitalisation for heart "
@@ -141,17 +141,17 @@ def test_extractive_quotes_findings_first_never_aims_nor_irrelevant_sentences():
                 for s in sentences]
 
     out = extractive(passages, relevance, overlap_support, threshold=0.9, max_sentences=3,
-                     tier=lambda n, s: _quote_tier(s, sections[n]), min_relevance=0.3)
+                     tier=lambda n, s: quote_tier(s, sections[n]), min_relevance=0.3)
     # The aim restates the question and is never quoted; the finding comes before the
     # background; the metformin sentence is under the relevance floor.
     assert [s.citations for s in out] == [(3,), (2,)]
-    assert _quote_tier("To assess whether X reduces Y.", "Results") is None
-    assert _quote_tier("X reduced Y by 30%.", "Methods") == 2
-    assert _quote_tier("X reduced Y by 30%.", "Results") == 0
+    assert quote_tier("To assess whether X reduces Y.", "Results") is None
+    assert quote_tier("X reduced Y by 30%.", "Methods") == 2
+    assert quote_tier("X reduced Y by 30%.", "Results") == 0
     # For a yes/no question, a finding that answers it comes before one that does not.
     question = "Does dapagliflozin reduce hospitalisation for heart failure?"
-    assert _quote_tier(passages[3], "Results", question) == 0
-    assert _quote_tier("Dapagliflozin is an SGLT2 inhibitor taken once daily.", "Results",
+    assert quote_tier(passages[3], "Results", question) == 0
+    assert quote_tier("Dapagliflozin is an SGLT2 inhibitor taken once daily.", "Results",
                        question) == 1
 
 
@@ -174,7 +174,7 @@ def test_extractive_never_quotes_a_sentence_twice_when_overlapping_chunks_clip_i
 
 
 def test_extractive_quotes_the_finding_that_answers_a_yes_no_question_first():
-    from generator.answer import _quote_tier
+    from generator.stance import quote_tier
 
     question = "Does dapagliflozin reduce hospitalisation for heart failure?"
     passages = {1: "RESULTS: Hospitalisation for heart failure with dapagliflozin was recorded "
@@ -187,7 +187,7 @@ def test_extractive_quotes_the_finding_that_answers_a_yes_no_question_first():
     def quote(q):
         return extractive(passages, relevance, overlap_support, threshold=0.5,
                           max_sentences=1, claim_check=lambda s, p: True,
-                          tier=lambda n, s: _quote_tier(s, "Results", q))[0].text
+                          tier=lambda n, s: quote_tier(s, "Results", q))[0].text
 
     assert quote(None).startswith("Hospitalisation for heart failure with dapagliflozin")
     assert quote(question) == "Dapagliflozin reduced hospitalisation for heart failure."

@@ -158,16 +158,15 @@ def is_squad(data: Any) -> bool:
                     for a in articles))
 
 
-def squad_doc_id(paragraph: dict[str, Any]) -> str:
+def squad_doc_id(paragraph: dict[str, Any], text: str) -> str:
     """The document id of one SQuAD context, shared with eval/datasets.py's gold spans.
 
     COVID-QA gives each paper a ``document_id``; plain SQuAD does not, so the id is then a
-    hash of the context text (the same context in two files is one document).
+    hash of ``text``, the normalised context (the same context in two files is one document).
     """
     if paragraph.get("document_id") not in (None, ""):
         return f"squad:{paragraph['document_id']}"
-    context = normalize_text(str(paragraph.get("context") or ""))
-    return "squad:" + hashlib.sha256(context.encode()).hexdigest()[:16]
+    return "squad:" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def squad_documents(articles: list[Any]) -> Loaded:
@@ -190,7 +189,7 @@ def squad_documents(articles: list[Any]) -> Loaded:
             if not text:
                 loaded.rejected.append(Rejected(where, "no_text", "empty context"))
                 continue
-            doc_id = squad_doc_id(paragraph)
+            doc_id = squad_doc_id(paragraph, text)
             if doc_id in seen:
                 continue
             seen.add(doc_id)
