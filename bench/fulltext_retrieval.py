@@ -5,7 +5,7 @@
 The corpus is the 98 COVID-QA papers, one document each (`clinrag eval run squad`); a
 question's gold is the passage holding its answer span. For each chunking (a separate index,
 built once and cached under data/cache/eval) and each system (bm25, dense, hybrid, hybrid +
-reranker) at per-document caps 3 (the shipped `retrieve.max_per_doc`) and 10, it reports the
+reranker) at per-document caps 3 and 5 (the shipped `retrieve.max_per_doc`), it reports the
 answer passage in the top 1 / 5 / 10, MRR@10, the right paper first (nDCG@10 over papers) and
 the median passage-search latency, plus each system's paired-bootstrap difference in hit@5
 from hybrid without the reranker (the order the reranker must not make worse).
@@ -33,7 +33,7 @@ from clinrag.settings import load_settings  # noqa: E402
 SYSTEMS = (("bm25", "bm25", False), ("dense", "dense", False), ("hybrid", "hybrid", False),
            ("hybrid+rerank", "hybrid", True))
 BASELINE = "hybrid"
-DEFAULT_WEIGHT = 2.0     # retrieve.rerank_fusion_weight as shipped
+DEFAULT_WEIGHT = 0.5     # retrieve.rerank_fusion_weight as shipped
 
 
 def run(data: Path, split: str, limit: int | None, chunkings: list[tuple[int, int]],
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int)
     parser.add_argument("--chunks", nargs="+", default=["200:40"],
                         help="chunk size:overlap in tokens, one index each")
-    parser.add_argument("--caps", nargs="+", type=int, default=[3, 10])
+    parser.add_argument("--caps", nargs="+", type=int, default=[3, 5])
     parser.add_argument("--systems", nargs="+", default=[s[0] for s in SYSTEMS])
     parser.add_argument("--weights", nargs="+", type=float, default=[DEFAULT_WEIGHT],
                         help="reranker fusion weights to try (retrieve.rerank_fusion_weight)")

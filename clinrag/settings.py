@@ -88,7 +88,10 @@ class RetrieveSettings(BaseModel):
     dense_weight: float = Field(1.0, ge=0, description="RRF weight of the dense run.")
     bm25_weight: float = Field(1.0, ge=0, description="RRF weight of the BM25 run.")
     rerank: bool = Field(True, description="Rerank fused candidates with the cross-encoder.")
-    rerank_top_n: int = Field(50, ge=1, le=1000, description="Fused candidates reranked.")
+    rerank_top_n: int = Field(
+        20, ge=1, le=1000, description="Fused candidates reranked (20: chosen with the "
+        "fusion weight and the cap on BioASQ 10B and COVID-QA validation questions, "
+        "bench/reranker_heldout.py; 30 found no more and costs 1.5x).")
     reranker: str = Field(
         "default",
         description="'default' = the trained adapter in data/models/reranker over the packaged "
@@ -98,11 +101,16 @@ class RetrieveSettings(BaseModel):
         True, description="Order the reranked candidates by RRF of the fused order and the "
         "reranker's order (false: by the reranker's order alone).")
     rerank_fusion_weight: float = Field(
-        2.0, gt=0, description="The reranker's weight in that RRF (2.0: chosen on BioASQ "
-        "validation questions, bench/rerank_fusion.py).")
+        0.5, gt=0, description="The reranker's weight in that RRF (0.5: the largest gain over "
+        "the hybrid order that lowers neither BioASQ nor full-text validation questions, "
+        "bench/reranker_heldout.py; 2.0, chosen on BioASQ alone, lost 0.06 of the full-text "
+        "answers).")
     rerank_batch_size: int = Field(32, ge=1, description="Pairs per reranker forward pass.")
     rerank_max_length: int = Field(256, ge=32, le=512, description="Tokens per reranked pair.")
-    max_per_doc: int = Field(3, ge=1, description="At most this many hits from one document.")
+    max_per_doc: int = Field(
+        5, ge=1, description="At most this many hits from one document (5: a question about "
+        "one full-text paper reaches its answer passage, +0.025 hit@5 over 3 on COVID-QA "
+        "validation; a BioASQ abstract has 1.5 chunks on average, so it rarely binds there).")
     max_query_chars: int = Field(2000, ge=10, description="Longer queries are refused.")
     ann_threshold: int = Field(
         50_000, ge=1, description="From this many chunks on, dense search uses HNSW (exact "

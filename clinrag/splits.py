@@ -15,3 +15,11 @@ def paper_split(doc_id: str) -> str:
     bucket = int(hashlib.sha256(f"clinrag-paper-split:{doc_id}".encode()).hexdigest()[:8],
                  16) % 10
     return "test" if bucket < 2 else "val" if bucket < 4 else "train"
+
+
+def fixed_sample(items: list, key, n: int | None) -> list:
+    """The first ``n`` of ``items`` in an order fixed by a hash of ``key(item)`` (all when
+    ``n`` is None): a sample of validation questions spread over many papers, not the first
+    few papers' questions, and the same on every machine."""
+    ordered = sorted(items, key=lambda x: hashlib.sha256(str(key(x)).encode()).hexdigest())
+    return ordered[:n] if n else ordered

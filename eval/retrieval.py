@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.datasets import GoldSnippet
+from retriever.spans import holds_span
 
 DOC_METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr", "mrr@10")
 RECALL_CURVE_K = (1, 2, 3, 5, 10, 20, 50, 100)
@@ -84,9 +85,7 @@ def holds_answer(passage: GoldSnippet, gold: GoldSnippet) -> bool:
     or, for an answer longer than the passage, when half of the passage is answer."""
     if (passage.doc_id, passage.section.lower()) != (gold.doc_id, gold.section.lower()):
         return False
-    overlap = min(passage.end, gold.end) - max(passage.start, gold.start)
-    return overlap > 0 and overlap >= 0.5 * min(gold.end - gold.start,
-                                                passage.end - passage.start)
+    return holds_span((passage.start, passage.end), (gold.start, gold.end))
 
 
 def passage_scores(ranked: list[GoldSnippet], gold: list[GoldSnippet]) -> dict[str, float]:

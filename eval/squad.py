@@ -7,7 +7,8 @@ answer" when its character span covers the answer span (eval/retrieval.py passag
 
 Answer offsets in the wild are not always exact: in COVID-QA 234 of 1,380 ``answer_start``
 values point at the answer without the leading space its ``text`` carries. The span is found
-by text, as the occurrence nearest to where the offset says, never trusted blindly.
+by text, as the occurrence nearest to where the offset says, never trusted blindly
+(``answer_span``, shared with the reranker's training data in ingest/sources/benchmark_json.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from eval.datasets import DatasetError, Example, GoldSnippet
 from ingest.normalize import normalize_text
-from ingest.sources.benchmark_json import is_squad, squad_doc_id
+from ingest.sources.benchmark_json import answer_span, is_squad, squad_doc_id
 
 SECTION = "body"
 
@@ -72,25 +73,3 @@ def _example(qa: Any, raw: str, text: str, doc_id: str, name: str, seen: set[str
     gold = normalize_text(str(answers[0]["text"]))
     return Example(id=qid, question=question, qtype="open", gold=gold, ideal=(gold,),
                    relevant_doc_ids=(doc_id,), gold_snippets=tuple(dict.fromkeys(spans)))
-
-
-def answer_span(raw: str, text: str, answer: str, start: Any) -> tuple[int, int] | None:
-    """(start, end) of ``answer`` in the normalised context ``text``, or None if absent.
-
-    ``start`` is the offset into the raw context; its place in the normalised text is
-    estimated by normalising the prefix, and the nearest occurrence of the normalised answer
-    wins (an answer that occurs twice keeps the one the annotator marked).
-    """
-    needle = normalize_text(answer)
-    if not needle:
-        return None
-    try:
-        expected = len(normalize_text(raw[: max(0, int(start))]))
-    except (TypeError, ValueError):
-        expected = 0
-    best, found = None, text.find(needle)
-    while found >= 0:
-        if best is None or abs(found - expected) < abs(best - expected):
-            best = found
-        found = text.find(needle, found + 1)
-    return None if best is None else (best, best + len(needle))

