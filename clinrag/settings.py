@@ -91,7 +91,8 @@ class RetrieveSettings(BaseModel):
     rerank_top_n: int = Field(
         20, ge=1, le=1000, description="Fused candidates reranked (20: chosen with the "
         "fusion weight and the cap on BioASQ 10B and COVID-QA validation questions, "
-        "bench/reranker_heldout.py; 30 found no more and costs 1.5x).")
+        "bench/reranker_heldout.py; 30 found no more full-text answers and scores 1.5x "
+        "the pairs).")
     reranker: str = Field(
         "default",
         description="'default' = the trained adapter in data/models/reranker over the packaged "
