@@ -90,7 +90,7 @@ def _retriever(kind: str, shared: Path, embedder):
 
 def collect(name: str, shared: Path, limit: int | None, rerankers: dict, head: int,
             embedder) -> list[dict]:
-    from retriever.spans import holds_span
+    from retriever.spans import chunk_span, holds_span
 
     retriever = _retriever(name.split("-")[0], shared, embedder)
     generation = retriever.generation
@@ -101,9 +101,8 @@ def collect(name: str, shared: Path, limit: int | None, rerankers: dict, head: i
             return 0
         if spans is None:
             return 1
-        chunk = generation.chunks[position[hit.chunk_id]]
-        offset = generation.pages[chunk.page_id].page.offset
-        return int(any(holds_span((offset + chunk.start, offset + chunk.end), s) for s in spans))
+        span = chunk_span(generation, generation.chunks[position[hit.chunk_id]])
+        return int(any(holds_span(span, s) for s in spans))
 
     rows = []
     for qid, query, gold, spans in _questions(name, shared, limit):

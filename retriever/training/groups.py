@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from ingest.sources.benchmark_json import SquadQuestion
 from retriever.bioasq import Question
-from retriever.spans import holds_span
+from retriever.spans import chunk_span, holds_span
 
 
 ABSTRACTS, FULLTEXT = "abstracts (BioASQ)", "full text (COVID-QA)"
@@ -81,9 +81,7 @@ def mine_spans(retriever, questions: list[SquadQuestion], depth: int) -> Mined:
     for q in questions:
         labelled = []
         for hit in _candidates(retriever, q.question, depth):
-            chunk = generation.chunks[position[hit.chunk_id]]
-            offset = generation.pages[chunk.page_id].page.offset
-            span = (offset + chunk.start, offset + chunk.end)
+            span = chunk_span(generation, generation.chunks[position[hit.chunk_id]])
             relevant = hit.doc_id == q.doc_id and any(holds_span(span, a) for a in q.spans)
             if not relevant:
                 mined.negatives += 1
