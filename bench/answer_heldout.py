@@ -26,6 +26,7 @@ import json
 import sys
 import time
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -35,16 +36,20 @@ sys.path.insert(0, str(REPO))
 
 from clinrag.settings import load_settings  # noqa: E402
 from generator.training.pubmedqa import load_pubmedqa, split_records  # noqa: E402
-from retriever.bioasq import load_questions  # noqa: E402
+from retriever.bioasq import load_questions, temporal_split  # noqa: E402
 
 MODES = ("default", "extractive")
 
 
-def bioasq_yesno(folder: Path, round_: str = "10B") -> list[tuple[str, str, str]]:
-    """(id, question, yes|no) for one round's yes/no questions, first occurrence of an id."""
+def bioasq_yesno(folder: Path, round_: str = "10B", half: str = "all"
+                 ) -> list[tuple[str, str, str]]:
+    """(id, question, yes|no) for one round's yes/no questions, first occurrence of an id;
+    ``half`` "val" or "test": that half of the newest round (retriever/bioasq.temporal_split)."""
     questions = load_questions(folder / f"Task{round_}GoldenEnriched")
     out = []
     for q in questions:
+        if half != "all" and temporal_split(q) != half:
+            continue
         answer = q.exact_answer
         answer = (answer[0] if isinstance(answer, list) and answer else answer) or ""
         if q.qtype == "yesno" and str(answer).lower() in ("yes", "no"):
@@ -73,6 +78,13 @@ def summarise(rows: list[dict]) -> dict:
                                    for s in r["sentences"]),
         "latency_s": {"p50": round(float(np.percentile(latency, 50)), 2),
                       "p95": round(float(np.percentile(latency, 95)), 2)},
+        # Risk-coverage: shown verdicts at confidence >= c (only the stance model gives one).
+        "risk_coverage": [
+            {"min_confidence": c, "coverage": round(len(kept) / len(rows), 4),
+             "precision": round(sum(r["verdict"] == r["gold"] for r in kept) / len(kept), 4)
+             if kept else None}
+            for c in (0.5, 0.6, 0.7, 0.8, 0.9)
+            for kept in [[r for r in shown if (r.get("confidence") or 0) >= c]]],
     }
 
 
@@ -119,10 +131,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--limit", type=int, default=None, help="questions per set")
     parser.add_argument("--modes", nargs="+", default=list(MODES))
+    parser.add_argument("--stance", nargs="+", default=["default"],
+                        help="answer.stance_model values to compare ('none' = rules only)")
     parser.add_argument("--pubmedqa-split", choices=("val", "test"), default="test",
                         help="val while choosing anything; test to report, once")
     parser.add_argument("--bioasq-round", choices=("7B", "8B", "9B", "10B"), default="10B",
                         help="9B while developing the answer rules; 10B to report")
+    parser.add_argument("--bioasq-half", choices=("all", "val", "test"), default="all",
+                        help="10B only: the temporal split's validation or test half (the "
+                        "stance model's verdict rule is chosen on val)")
     parser.add_argument("--sets", nargs="+", choices=("pubmedqa", "bioasq"),
                         default=["pubmedqa", "bioasq"])
     parser.add_argument("--out", type=Path, default=REPO / "bench/results")
@@ -139,15 +156,18 @@ def main(argv: list[str] | None = None) -> int:
         sets[f"PubMedQA {args.pubmedqa_split}"] = [(r.pmid, r.question, r.decision)
                                                    for r in records]
     if "bioasq" in args.sets:
-        sets[f"BioASQ {args.bioasq_round} yes/no"] = bioasq_yesno(args.data / "bioasq",
-                                                                  args.bioasq_round)
+        half = "" if args.bioasq_half == "all" else f"-{args.bioasq_half}"
+        sets[f"BioASQ {args.bioasq_round}{half} yes/no"] = bioasq_yesno(
+            args.data / "bioasq", args.bioasq_round, args.bioasq_half)
     if args.limit:
         sets = {k: v[: args.limit] for k, v in sets.items()}
     result = {"index": str(args.index), "sets": {}, "machine": machine()}
     args.answers.parent.mkdir(parents=True, exist_ok=True)
     saved = args.answers.open("w")
-    for mode in args.modes:
-        settings = load_settings({"index": args.index, "answer": {"generator": mode}})
+    for generator, stance in [(g, s) for g in args.modes for s in args.stance]:
+        mode = generator if stance == "default" else f"{generator}, stance {stance}"
+        settings = load_settings({"index": args.index, "answer": {"generator": generator,
+                                                                  "stance_model": stance}})
         answerer = Answerer.open(settings)
         result["chunks"] = len(answerer.retriever.generation.chunks)
         for name, items in sets.items():
@@ -157,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                 answer = answerer.answer(question)
                 row = {"set": name, "mode": mode, "id": qid, "question": question,
                        "gold": gold, "verdict": answer.verdict, "abstained": answer.abstained,
+                       "confidence": answer.confidence,
                        "verdict_probs": answer.verdict_probs,
                        "seconds": round(time.perf_counter() - t0, 3),
                        "sentences": [{"text": s.text, "citations": list(s.citations),
@@ -164,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
                        "evidence": {e.n: {"doc_id": e.doc_id, "section": e.section,
                                           "text": e.text}
                                     for e in answer.evidence},
-                       "checks": answer.checks}
+                       "checks": answer.checks, "meter": answer.meter,
+                       "verdict_reason": answer.verdict_reason,
+                       "papers": [asdict(p) for p in answer.papers]}
                 rows.append(row)
                 saved.write(json.dumps(row) + "\n")
                 saved.flush()

@@ -21,13 +21,40 @@ def lora_classifier(base_path: str, num_labels: int, *, r: int, alpha: int, drop
     model = AutoModelForSequenceClassification.from_pretrained(base_path, num_labels=num_labels)
     if prepare is not None:
         prepare(model)
+    if is_decoder(model):
+        # A causal LM as a classifier (e.g. SmolLM2): its attention and MLP projections have
+        # other names, and its head is ``score`` over the last token.
+        targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+        heads = ["score"]
+    else:
+        targets, heads = ["query", "key", "value", "dense"], ["classifier", "pooler"]
     model = get_peft_model(model, LoraConfig(
-        r=r, lora_alpha=alpha, lora_dropout=dropout,
-        target_modules=["query", "key", "value", "dense"],
-        modules_to_save=["classifier", "pooler"]))
+        r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets,
+        modules_to_save=heads))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     return model, trainable, total
+
+
+def is_decoder(model) -> bool:
+    """True for a causal LM base (no [SEP] pair encoding, a ``score`` head on the last
+    token), False for a BERT-style encoder."""
+    return not getattr(model.config, "is_encoder_decoder", False) and \
+        model.config.model_type not in ("bert", "roberta", "xlm-roberta", "deberta-v2",
+                                        "distilbert", "electra", "mpnet")
+
+
+def encode_pairs(tokenizer, a: list[str], b: list[str], max_length: int):
+    """Pairs as the model reads them: [CLS] a [SEP] b [SEP] for an encoder; for a causal LM,
+    whose tokenizer has no pair template, one prompt-like text ending where the head reads."""
+    if tokenizer.sep_token is not None:
+        return tokenizer(a, b, truncation="longest_first", max_length=max_length,
+                         padding=True, return_tensors="pt")
+    texts = [f"Question: {x}\nEvidence: {y}\nAnswer:" for x, y in zip(a, b)]
+    # Truncate the evidence's start rather than the end, where the head reads.
+    tokenizer.truncation_side = "left"
+    return tokenizer(texts, truncation=True, max_length=max_length, padding=True,
+                     return_tensors="pt")
 
 
 def adamw_with_warmup(model, *, lr: float, weight_decay: float, warmup_ratio: float,

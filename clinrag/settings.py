@@ -156,6 +156,16 @@ class AnswerSettings(BaseModel):
         "below this (reranker logit). None = no such gate; the answerability gate already "
         "weighs how well the evidence matches.")
     verdict_model: str = Field("default", description="'default' = data/models/verdict, or a path.")
+    stance_model: str = Field(
+        "none", description="'none' (the default) = the verdict is read off the shown "
+        "sentences by word rules (generator/stance.py); 'default' = data/models/stance, or a "
+        "path: the stance model reads every evidence sentence, each cited paper takes the "
+        "stance of its clearest sentence, and the papers weighed by rank, study design and "
+        "relevance give the verdict, its calibrated confidence and the evidence meter "
+        "(generator/evidence_stance.py). Not the default: on held-out test questions it "
+        "answers more (BioASQ 10B-test accuracy 0.676, coverage 0.873) but its shown verdicts "
+        "are right less often than the rules' (0.774 there, 0.50 on PubMedQA test; "
+        "docs/answering.md).")
     min_relevance: float = Field(
         0.3, ge=0, le=1, description="A shown sentence must contain at least this IDF-weighted "
         "share of the question's terms (retriever/coverage.py): a true sentence about "

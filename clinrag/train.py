@@ -8,6 +8,7 @@ import sys
 _TRAINERS = {"reranker": "retriever.training.reranker",
              "verdict": "generator.training.heads_train:main_verdict",
              "support": "generator.training.heads_train:main_support",
+             "stance": "generator.training.heads_train:main_stance",
              "generator": "generator.training.generator_train",
              "answerability": "generator.training.answerability"}
 

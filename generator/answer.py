@@ -3,17 +3,20 @@
 The answer path stays grounded whatever the generator writes:
 
 1. the retriever picks the evidence (``answer.evidence_k`` passages, numbered 1..n);
-2. the verdict model reads the question and the top passages (for yes/no questions it gives
-   the verdict and its confidence); the answerability gate (generator/answerability.py) weighs
-   its P(insufficient) with how well the best passage matches the question and decides
-   abstention;
+2. the verdict model reads the question and the top passages; the answerability gate
+   (generator/answerability.py) weighs its P(insufficient) with how well the best passage
+   matches the question and decides abstention; for a yes/no question the stance model
+   reads every evidence sentence and gives the verdict, its confidence and the evidence
+   meter (generator/verdicts.py, generator/evidence_stance.py);
 3. the generator (a local causal LM, an OpenAI-compatible endpoint, or none) writes sentences
    with ``[n]`` citations;
 4. every sentence is checked by the support model against its cited passages; unsupported
    sentences are re-cited or dropped (generator/citations.py);
 5. if no generated sentence survives, the best supporting passage sentences are quoted
-   (extractive fallback); if nothing is supported at all, the answer abstains and shows the
-   closest evidence.
+   (extractive fallback; the sentences that carry the verdict first); if nothing is
+   supported at all, the answer abstains and shows the closest evidence;
+6. a yes/no verdict is shown only when the shown sentences carry it and none reads the other
+   way.
 
 Citations can only point into the evidence list, so no reference can be invented.
 ``Answerer.open`` loads the index generation and every model once.
@@ -30,7 +33,10 @@ from pathlib import Path
 from clinrag.settings import Settings
 from generator.answerability import AnswerabilityGate, AnswerabilitySignals, GateUnavailable
 from generator.citations import extractive, parse_statements, says_no_answer, verify
-from generator.stance import evidence_verdict, from_setup_sections, quote_tier
+from generator import verdicts
+from generator.evidence_stance import StanceModel, without_title
+from generator.language import language_message, unreadable_script
+from generator.stance import quote_tier
 from generator.study_type import study_type
 from generator.types import Answer, Source, Statement
 from generator.verdict import VerdictModel, VerdictPrediction, is_yes_no_question
@@ -52,6 +58,7 @@ class _Models:
     support: object
     generator: object | None
     gate: AnswerabilityGate | None = None
+    stance: StanceModel | None = None       # None: the verdict is read by rules alone
 
 
 class Answerer:
@@ -96,6 +103,9 @@ class Answerer:
                                  device=settings.embed.device),
             support=SupportModel.open(settings),
             generator=generator,
+            stance=None if answer.stance_model == "none" else StanceModel(
+                answer.stance_model, models_dir=settings.models_dir,
+                device=settings.embed.device),
         )
         return cls(models, retriever)
 
@@ -135,6 +145,10 @@ class Answerer:
                              f"{self.settings.retrieve.max_query_chars}")
         check = config.verify if verify is None else verify
         timings: dict[str, float] = {}
+        script = unreadable_script(question)
+        if script is not None:
+            return self._abstain(question, [], None, language_message(script), timings,
+                                 started)
         empty = self.retriever is None or not self.retriever.generation.chunks
         if empty:
             return self._abstain(question, [], None, "the index is empty: nothing has been "
@@ -177,6 +191,14 @@ class Answerer:
 
         statements: list[Statement] = []
         checks: dict[str, int] = {}
+        found, read, t = None, {}, time.perf_counter()
+        if self._m.stance is not None and is_yes_no_question(question):
+            context = list(passages.values())
+            found, read = verdicts.stance_reading(
+                self._m.stance, question, sources,
+                lambda texts: self.retriever.coverage(question, texts, context),
+                self._m.stance.rule.min_relevance)
+            timings["stance"] = _ms(t)
         if self._m.generator is not None:
             t = time.perf_counter()
             statements = self._relevant(
@@ -187,13 +209,16 @@ class Answerer:
             t = time.perf_counter()
             section = {s.n: s.section for s in sources}
             polar = question if is_yes_no_question(question) else None
+            # The sentences that carry the verdict (or, for mixed evidence, each side) are
+            # quoted first, weightiest paper first.
+            first = verdicts.quote_order(found)
             statements = extractive(
                 passages, lambda sentences: self._relevance(question, sentences,
                                                             list(passages.values())),
                 self._m.support.score, threshold=config.support_threshold if check else 0.0,
                 max_sentences=min(2, config.max_sentences),
-                texts={s.n: s.text for s in sources},
-                tier=lambda n, s: quote_tier(s, section.get(n), polar),
+                texts={s.n: without_title(s.text, s.title) for s in sources},
+                tier=lambda n, s: first(quote_tier(s, section.get(n), polar), s),
                 min_relevance=config.min_relevance)
             statements = self._relevant(question, statements, list(passages.values()), checks)
             timings["extractive"] = _ms(t)
@@ -203,39 +228,25 @@ class Answerer:
                                  "verified against the retrieved passages", timings, started,
                                  checks, answerability)
 
-        verdict, confidence = None, prediction.answerable
-        if is_yes_no_question(question):
-            verdict, confidence = self._verdict(question, statements, sources, prediction,
-                                                checks)
+        verdict, confidence, probs = None, prediction.answerable, prediction.probs
+        papers, meter, reason = [], None, None
+        if found is not None:
+            checked = verdicts.checked(self._m.stance, question, found, statements, read,
+                                       checks)
+            verdict, confidence, probs = checked.verdict, checked.confidence, checked.probs
+            papers, meter, reason = verdicts.meter(checked), checked.meter(), checked.reason
+        elif is_yes_no_question(question):
+            verdict, confidence = verdicts.by_rules(
+                question, statements, sources, prediction,
+                self.settings.answer.verdict_veto_confidence, checks)
         timings["total"] = _ms(started)
         return Answer(question=question, verdict=verdict,
                       confidence=None if confidence is None else round(confidence, 4),
-                      verdict_probs=_rounded(prediction.probs), sentences=statements,
+                      verdict_probs=_rounded(probs), sentences=statements,
                       evidence=sources, abstained=False, abstention_reason=None,
                       index_generation=self.generation_id, models=self.models,
-                      timings_ms=timings, checks=checks, answerability=answerability)
-
-    def _verdict(self, question: str, statements: list[Statement], sources: list[Source],
-                 prediction: VerdictPrediction, checks: dict[str, int]
-                 ) -> tuple[str, float | None]:
-        """The verdict the shown sentences support (generator/stance.py), or "unclear".
-
-        Sentences cited only to background or methods sections take no stance. The verdict
-        model vetoes when its own label differs with probability >=
-        ``answer.verdict_veto_confidence`` (0.5; on BioASQ 10B shown verdicts are right 0.852
-        at coverage 0.61 with it, 0.839 at 0.62 without, 0.885 at 0.48 when the two must
-        always agree): each signal alone is too often wrong on held-out questions."""
-        label, p_label = prediction.among(("yes", "no", "maybe"))
-        veto = label if p_label >= self.settings.answer.verdict_veto_confidence else None
-        section = {source.n: source.section for source in sources}
-        findings = [s.text for s in statements
-                    if not from_setup_sections(section.get(n) for n in s.citations)]
-        found = evidence_verdict(question, findings, veto)
-        checks["stance_yes"] = sum(x == "yes" for x in found.stances)
-        checks["stance_no"] = sum(x == "no" for x in found.stances)
-        # No calibrated probability exists for a verdict read off the sentences, and the
-        # verdict model's own probability would misstate it: no number is shown.
-        return found.verdict, None
+                      timings_ms=timings, checks=checks, answerability=answerability,
+                      papers=papers, meter=meter, verdict_reason=reason)
 
     def _answerability(self, question: str, sources: list[Source],
                        prediction: VerdictPrediction, vector) -> dict[str, float]:
@@ -362,7 +373,8 @@ class Answerer:
                                 f"{model_revision(self.settings.embed.model)}",
                     "verdict": m.verdict.name, "support": m.support.name,
                     "generator": getattr(m.generator, "name", "extractive"),
-                    "answerability": m.gate.name if m.gate is not None else "none"}
+                    "answerability": m.gate.name if m.gate is not None else "none",
+                    "stance": m.stance.name if m.stance is not None else "none"}
         if m.reranker is not None:
             versions["reranker"] = m.reranker.name
         return versions

@@ -32,6 +32,22 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
+def _meter_lines(answer: Answer, wrap) -> list[str]:
+    """The evidence meter: each cited paper's stance, design and year, and its sentence."""
+    if not answer.papers:
+        return []
+    lines = [f"Evidence: {answer.meter}"]
+    for paper in answer.papers:
+        facts = ", ".join(str(x) for x in (paper.year, paper.design) if x)
+        flag = " RETRACTED, not counted" if paper.retracted else ""
+        where = f"[{paper.n}] " if paper.n is not None else ""
+        lines.append(wrap(f"{paper.stance:>7}  {where}{paper.title}"
+                          + (f" ({facts})" if facts else "") + flag, "  "))
+        if paper.sentence:
+            lines.append(wrap(f'"{paper.sentence}"', "           "))
+    return lines + [""]
+
+
 def render(answer: Answer, width: int = 96) -> str:
     """The answer as a clinician reads it: verdict, cited sentences, sources, disclaimer."""
     lines: list[str] = []
@@ -44,12 +60,14 @@ def render(answer: Answer, width: int = 96) -> str:
             lines += ["", "Closest evidence found:"]
     else:
         if answer.verdict == "unclear":
-            lines.append("Verdict: no clear answer in these passages (the evidence is shown "
-                         "below)")
+            why = f": {answer.verdict_reason}" if answer.verdict_reason else ""
+            lines.append(wrap(f"Verdict: no clear answer in these passages{why} (the evidence "
+                              "is shown below)"))
         elif answer.verdict is not None:
             confidence = ("" if answer.confidence is None
                           else f" (confidence {answer.confidence:.0%})")
             lines.append(f"Verdict: {answer.verdict.upper()}{confidence}")
+        lines += _meter_lines(answer, wrap)
         for statement in answer.sentences:
             marks = "".join(f"[{n}]" for n in statement.citations)
             quote = '"' if statement.origin == "extractive" else ""

@@ -61,6 +61,10 @@ _SETUP_SECTION = re.compile(r"background|introduction|objective|aim|purpose|meth
                             r"setting|participants|context", re.IGNORECASE)
 
 
+_REFERENCES = re.compile(r"^\s*(?:\d+\.?\s*)?(?:references|bibliography|literature cited)\b",
+                         re.IGNORECASE)
+
+
 def _prefixed(words: Iterable[str]) -> set[tuple[str, str]]:
     """(prefix, stem of the rest) for words such as "anti-apoptotic" or "nonsegmented"."""
     out = set()
@@ -148,8 +152,10 @@ def quote_tier(sentence: str, section: str | None, question: str | None = None
     nothing). Findings come before background or methods sentences (2). For a yes/no
     ``question``, a finding that answers it (``stance``) comes first (0), another
     finding next (1): on BioASQ 9B the most relevant finding was often a neighbour of the
-    answering sentence (shown verdicts right 0.776 -> 0.803, wrong 15 -> 13 of 117)."""
-    if not states_a_finding(sentence):
+    answering sentence (shown verdicts right 0.776 -> 0.803, wrong 15 -> 13 of 117).
+    A reference-list entry is never quoted: on the demo a cited meta-analysis's title from a
+    PDF's references stood as the second quote under a verdict."""
+    if not states_a_finding(sentence) or (section and _REFERENCES.search(section)):
         return None
     if from_setup_sections([section]):
         return 2

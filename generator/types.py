@@ -57,6 +57,24 @@ class Statement:
     origin: Origin = "generated"
 
 
+@dataclass(frozen=True)
+class PaperVerdict:
+    """One cited paper in the evidence meter: its stance toward a yes/no question, read by the
+    stance model off its clearest sentence (generator/evidence_stance.py)."""
+
+    doc_id: str
+    title: str
+    year: int | None
+    design: str | None           # study design (generator/study_type.py)
+    stance: Literal["yes", "no", "unclear"]
+    sentence: str | None         # the sentence that carries the stance, verbatim
+    n: int | None                # the evidence number of that sentence's passage
+    p_yes: float                 # the stance model's reading of that sentence
+    p_no: float
+    weight: float                # how much it counts: rank x design; 0 when retracted
+    retracted: bool = False
+
+
 @dataclass
 class Answer:
     question: str
@@ -76,6 +94,11 @@ class Answer:
     checks: dict[str, int] = field(default_factory=dict)
     # Why the answer was given or withheld: P(unanswerable), its threshold, the signals.
     answerability: dict[str, float] = field(default_factory=dict)
+    # The evidence meter for a yes/no question: each cited paper's stance ("3 papers: 2 yes ·
+    # 1 unclear" in ``meter``) and why the verdict is what it is.
+    papers: list[PaperVerdict] = field(default_factory=list)
+    meter: str | None = None
+    verdict_reason: str | None = None
 
     def cited_chunk_ids(self) -> list[str]:
         by_n = {s.n: s.chunk_id for s in self.evidence}
@@ -97,4 +120,5 @@ class Answer:
         data["sentences"] = [Statement(**{**s, "citations": tuple(s["citations"])})
                              for s in data["sentences"]]
         data["evidence"] = [Source(**s) for s in data["evidence"]]
+        data["papers"] = [PaperVerdict(**p) for p in data.get("papers", [])]
         return cls(**data)

@@ -97,6 +97,20 @@ class SourceOut(BaseModel):
     retracted: bool
 
 
+class PaperVerdictOut(BaseModel):
+    doc_id: str
+    title: str
+    year: int | None
+    design: str | None
+    stance: Literal["yes", "no", "unclear"]
+    sentence: str | None
+    n: int | None
+    p_yes: float
+    p_no: float
+    weight: float
+    retracted: bool
+
+
 class AnswerOut(BaseModel):
     """``generator.types.Answer.to_json()``."""
 
@@ -113,6 +127,10 @@ class AnswerOut(BaseModel):
     disclaimer: str
     timings_ms: dict[str, float]
     answerability: dict[str, float] = {}
+    papers: list[PaperVerdictOut] = Field(
+        [], description="The evidence meter: each cited paper's stance on a yes/no question.")
+    meter: str | None = Field(None, description='e.g. "4 papers: 3 yes · 1 unclear"')
+    verdict_reason: str | None = None
 
 
 class HitOut(BaseModel):

@@ -55,6 +55,12 @@ def _flip(sentence: str, rng: random.Random) -> str | None:
     return None
 
 
+def negated(sentence: str, rng: random.Random) -> str | None:
+    """The sentence with its claim negated or its direction flipped, or None where no edit
+    applies (the stance miner's opposite-answer copies)."""
+    return _flip(sentence, rng)
+
+
 def _swap(sentence: str, other: str, rng: random.Random) -> str | None:
     own = [t for i, t in enumerate(tokens(sentence)) if is_name(t, i)]
     lowered = sentence.lower()

@@ -16,10 +16,20 @@ def write_model_card(out: Path, summary: dict) -> None:
         "verdict": "Reads (question, top retrieved passages) and predicts yes / no / maybe, or "
                    "`insufficient` when the passages do not come from a source that answers "
                    "the question (the answerer then abstains).",
+        "stance": "Reads (question, one evidence sentence or short snippet) and predicts "
+                  "whether it says yes or no to the question, or neither (`none`: "
+                  "background, methods, another topic); the answerer gives each cited paper "
+                  "the stance of its clearest sentence and weighs the papers by rank and "
+                  "study design into the verdict (generator/evidence_stance.py).",
         "support": "Reads (sentence, passage) and gives the probability that the passage "
                    "supports the sentence; used to verify every citation of an answer and by "
                    "the evaluation harness to grade grounding.",
     }[task]
+    split = ("Split so that no question is on two sides: BioASQ by time (7B-9B train; 10B "
+             "halved into validation and test), PubMedQA by PMID (80/10/10), HealthVer by "
+             "claim topic (80/10/10)." if task == "stance" else
+             "Split by question (PubMedQA by PMID, BioASQ by question id; 80/10/10 "
+             "train/val/test).")
     fmt = lambda m: ", ".join(f"{k} {v:.3f}" for k, v in m.items())  # noqa: E731
     card = f"""# clinrag {task} model (LoRA adapter + head over all-MiniLM-L6-v2)
 
@@ -31,7 +41,7 @@ Trained by `clinrag train {task}` on a CPU. Only the adapter and head are stored
 
 ## Data
 - {data['source']}
-- Split by question (PubMedQA by PMID, BioASQ by question id; 80/10/10 train/val/test).
+- {split}
   Pairs: {data['pairs']}; training labels {data['train_labels']}; kinds {data['train_kinds']}.
 - Evidence mined with the hybrid retriever (no reranking) from the index
   `{data['index']}` ({data['index_chunks']} chunks, generation {data['index_generation']}).
@@ -42,7 +52,8 @@ Trained by `clinrag train {task}` on a CPU. Only the adapter and head are stored
   ({summary['trainable_parameters']:,} trainable parameters); max {cfg['max_length']} tokens.
 - {'Binary cross-entropy with positive weighting' if task == 'support' else
    'Cross-entropy with balanced class weights'}; batch {cfg['batch_size']}; AdamW lr {cfg['lr']},
-  weight decay {cfg['weight_decay']}, linear warm-up then decay, bf16 autocast, seed {cfg['seed']}.
+  weight decay {cfg['weight_decay']}, linear warm-up then decay, bf16 autocast where the CPU
+  has bf16 units, seed {cfg['seed']}.
 - Validation {key} every {cfg['eval_every']} steps, early stopping (patience
   {cfg['patience']}), best step kept; temperature scaling fitted on validation
   (T = {summary['temperature']:.3f}; ECE {summary['val_ece']['before']:.3f} ->
@@ -59,7 +70,8 @@ Trained by `clinrag train {task}` on a CPU. Only the adapter and head are stored
 {rows}
 
 ## Limits
-Trained on PubMedQA and BioASQ only; a small model that judges lexical and local semantic
+Trained on {'PubMedQA, BioASQ and HealthVer' if task == 'stance' else 'PubMedQA and BioASQ'}
+only; a small model that judges lexical and local semantic
 support, not medical truth. Not a medical device.
 """
     (out / "README.md").write_text(card)

