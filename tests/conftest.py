@@ -58,3 +58,15 @@ def bioasq_index(tmp_path_factory, embedder):
     settings = load_settings({"home": root, "index": root / "index"})
     report = run([path], settings, embedder=embedder)
     return settings, path, report
+
+
+@pytest.fixture(scope="session")
+def demo_index(tmp_path_factory, embedder):
+    """The demo corpus (data/sample: 30 PubMed abstracts and 3 PDFs) ingested once per test
+    session: (home folder, index folder). Tests open their own settings over it."""
+    from ingest.pipeline import run
+
+    root = tmp_path_factory.mktemp("demo-index")
+    run([SAMPLE / "pubmed", SAMPLE / "pdfs"],
+        load_settings({"home": root, "index": root / "index"}), embedder=embedder)
+    return root, root / "index"

@@ -13,8 +13,6 @@ import pytest
 from clinrag.settings import load_settings
 from generator.answer import Answerer
 from generator.claim_checks import check_claim
-from ingest.pipeline import run
-from tests.conftest import SAMPLE
 
 EXPECTED = [
     ("Do SGLT2 inhibitors reduce hospitalisation for heart failure?", "yes"),
@@ -37,11 +35,9 @@ OPPOSITE = {"yes": "no", "no": "yes"}
 
 
 @pytest.fixture(scope="module")
-def answers(tmp_path_factory, embedder):
-    root = tmp_path_factory.mktemp("faithful-demo")
-    settings = load_settings({"home": root, "index": root / "index"})
-    run([SAMPLE / "pubmed", SAMPLE / "pdfs"], settings, embedder=embedder)
-    answerer = Answerer.open(settings)
+def answers(demo_index):
+    home, index = demo_index
+    answerer = Answerer.open(load_settings({"home": home, "index": index}))
     return {question: answerer.answer(question) for question, _ in EXPECTED}
 
 

@@ -16,19 +16,16 @@ import pytest
 from clinrag.settings import load_settings
 from generator import verdicts
 from generator.answer import Answerer
-from ingest.pipeline import run
 from tests.conftest import SAMPLE
 
 QUESTIONS = json.loads((SAMPLE / "demo_questions.json").read_text("utf-8"))["questions"]
 
 
 @pytest.fixture(scope="module")
-def answerer(tmp_path_factory, embedder):
-    root = tmp_path_factory.mktemp("demo-verdicts")
-    settings = load_settings({"home": root, "index": root / "index",
-                              "answer": {"stance_model": "default"}})
-    run([SAMPLE / "pubmed", SAMPLE / "pdfs"], settings, embedder=embedder)
-    return Answerer.open(settings)
+def answerer(demo_index):
+    home, index = demo_index
+    return Answerer.open(load_settings({"home": home, "index": index,
+                                        "answer": {"stance_model": "default"}}))
 
 
 @pytest.fixture(scope="module")

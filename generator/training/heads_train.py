@@ -42,8 +42,8 @@ from retriever.bioasq import load_questions
 
 log = logging.getLogger(__name__)
 MINING_VERSION = "hn1"   # support: distortions of every kind (hard_negatives.py), HealthVer
-# stance: one sentence (or short snippet) per pair, open-question copies (stance_mining.py)
-STANCE_MINING_VERSION = "s3"
+# stance: one sentence (or short snippet) per pair (stance_mining.py); "p1" read passages.
+STANCE_MINING_VERSION = "s2"
 
 
 @dataclass

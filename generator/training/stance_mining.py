@@ -22,7 +22,8 @@ Sources, each split so that no question (or claim topic) is on two sides:
 - Negated copies of single-sentence training snippets (generator/training/hard_negatives.py)
   with the opposite answer: BioASQ answers are two thirds "yes", and a model that never saw "X
   did not reduce Y" against "Does X reduce Y?" learns the prior instead of reading the sentence.
-- A training snippet restated as an open question ("It remains unclear whether ...") -> none.
+(Snippets restated as open questions, "It remains unclear whether ...", labelled none, were
+tried: higher pair macro-F1 on validation, lower verdict accuracy; docs/answering.md.)
 """
 
 from __future__ import annotations
@@ -57,20 +58,6 @@ def _units(snippet: str) -> list[str]:
     """A short snippet as it is; a long one as its sentences."""
     text = " ".join(snippet.split())
     return [text] if len(text) <= _SHORT else sentences(text)
-
-
-# A finding restated as an open question answers nothing: background sentences of real
-# abstracts say "the effect of X on Y is uncertain / debated", and a model that never saw
-# one read them as "no" (demo corpus, first stance model).
-_OPEN = ("It remains unclear whether {}.", "It is still uncertain whether {}.",
-         "Previous studies disagree on whether {}.", "Whether {} is debated.")
-
-
-def open_question(sentence: str, rng: random.Random) -> str:
-    """A real finding turned into the statement that it is an open question."""
-    body = sentence.strip().rstrip(".")
-    body = body[0].lower() + body[1:] if body[:2].istitle() else body
-    return rng.choice(_OPEN).format(body)
 
 
 def _bioasq(retriever, questions: list[Question], mined: Mined, rng: random.Random,
@@ -108,9 +95,6 @@ def _bioasq(retriever, questions: list[Question], mined: Mined, rng: random.Rand
                 if flipped is not None:
                     mined.add(side, Pair(q.body, flipped, _ID[_OPPOSITE[answer]], q.qid,
                                          "bioasq negated snippet"))
-            if short:
-                mined.add(side, Pair(q.body, open_question(short[-1], rng), _ID["none"],
-                                     q.qid, "bioasq snippet as an open question"))
 
 
 def _pubmedqa(records: list[PubMedQARecord], mined: Mined, rng: random.Random) -> None:
