@@ -1,17 +1,20 @@
 """The verdict read off the evidence one sentence at a time, paper by paper.
 
 1. The stance model (``clinrag train stance``, generator/training/stance_mining.py) reads each
-   sentence of the evidence against the question: P(yes), P(no), P(neither); aims, methods
-   and sentences the word rules read the other way take no stance (``guarded``).
+   sentence of the evidence against the question (a concessive sentence on its main clause,
+   ``main_clause``): P(yes), P(no), P(neither). Background, methods and references parts,
+   aims, open questions and sentences the word rules read the other way take no stance
+   (``guarded``); so does a sentence under the rule's relevance floor
+   (generator/verdicts.py).
 2. Each cited paper takes the stance of the sentence that says it most clearly (if any says it
    with P >= ``floor``); that sentence is the one quoted for the paper.
-3. The papers' leans (P(yes) - P(no) of their sentence) are weighed by rank and study design
+3. The papers' leans (P(yes) - P(no) of their sentence) are weighed by rank, study design
    (meta-analyses and trials over observational studies over case reports; retracted papers
-   weigh nothing) into one balance; a logistic fitted on validation questions turns it into
-   P(yes), so the verdict, its confidence and the probabilities always agree.
+   weigh nothing) and relevance into one balance; a logistic fitted on validation questions
+   turns it into P(yes), so the verdict, its confidence and the probabilities always agree.
 4. The verdict is "yes"/"no" when that probability clears ``threshold``, otherwise "unclear";
-   when papers take opposite stances and ``mixed_is_unclear`` holds, it is "unclear" and says the
-   evidence is mixed.
+   when papers take opposite stances it says the evidence is mixed (and, where
+   ``mixed_is_unclear`` holds, is "unclear").
 
 Why sentences: an earlier version scored whole passages; a passage holds background, methods
 and findings at once, and on PubMedQA's retrieved results sections it called almost all of them

@@ -78,3 +78,33 @@ def test_yes_no_question_detection_on_real_benchmarks():
     questions = load_questions(shared("bioasq"))
     agree = sum(is_yes_no_question(q.body) == (q.qtype == "yesno") for q in questions)
     assert agree / len(questions) >= 0.98      # measured 0.989 on 1983 questions
+
+
+def test_a_causal_lm_base_is_told_apart_and_its_pairs_become_one_prompt():
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer, BertConfig, LlamaConfig
+
+    from clinrag.lora_training import encode_pairs, is_decoder
+    from clinrag.models import resolve_model
+
+    assert is_decoder(SimpleNamespace(config=LlamaConfig()))
+    assert not is_decoder(SimpleNamespace(config=BertConfig()))
+    bert = AutoTokenizer.from_pretrained(str(resolve_model(
+        "sentence-transformers/all-MiniLM-L6-v2")))
+    pair = encode_pairs(bert, ["Does X work?"], ["X worked."], 32)
+    assert bert.sep_token_id in pair["input_ids"][0].tolist()
+    # A tokenizer without a pair template (SmolLM2's) gets one prompt-like text instead,
+    # cut from the left so the end, where the head reads, survives.
+    class NoPairs:
+        sep_token = None
+        truncation_side = "right"
+
+        def __call__(self, texts, **kwargs):
+            self.texts, self.kwargs = texts, kwargs
+            return {}
+
+    tokenizer = NoPairs()
+    encode_pairs(tokenizer, ["Does X work?"], ["X worked."], 8)
+    assert tokenizer.texts == ["Question: Does X work?\nEvidence: X worked.\nAnswer:"]
+    assert tokenizer.truncation_side == "left" and tokenizer.kwargs["max_length"] == 8
