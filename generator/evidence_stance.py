@@ -36,9 +36,6 @@ from pathlib import Path
 STANCE_LABELS = ("yes", "no", "none")
 # A structured-abstract label opening a part of a chunk ("RESULTS: ...").
 _LABEL = re.compile(r"((?<![^\s])[A-Z][A-Z /&-]{2,40}):\s+")
-# Parts of a paper that set a question up rather than answer it.
-_SETUP = re.compile(r"background|introduction|objective|aim|purpose|method|design|setting|"
-                    r"participants|context|references|bibliography", re.IGNORECASE)
 # A sentence that calls the question open answers it neither way ("the effect of X on Y is
 # uncertain"); the first stance model read such background sentences as "no" (demo corpus).
 _OPEN_QUESTION = re.compile(
@@ -269,12 +266,12 @@ def guarded(question: str, said: Sequence[SentenceStance],
     whether ..."), one that calls the question open ("... is uncertain"), or one the rules
     read the other way (the model's "yes" often means "on topic"; the rules are precise where
     they speak). Chosen on validation and the demo corpus (docs/answering.md)."""
-    from generator.stance import stance, states_a_finding
+    from generator.stance import stance, states_a_finding, states_no_findings
 
     out = []
     for s in said:
-        section = (sections or {}).get(_key(s.text))
-        if (section and _SETUP.search(section)) or not states_a_finding(s.text) \
+        if states_no_findings((sections or {}).get(sentence_key(s.text))) \
+                or not states_a_finding(s.text) \
                 or _OPEN_QUESTION.search(s.text):
             out.append(SentenceStance(s.n, s.text, 0.0, 0.0))
             continue
@@ -284,7 +281,8 @@ def guarded(question: str, said: Sequence[SentenceStance],
     return out
 
 
-def _key(sentence: str) -> str:
+def sentence_key(sentence: str) -> str:
+    """One sentence however it was cut or spaced: the key the answer path matches quotes by."""
     return " ".join(sentence.lower().split())
 
 
@@ -329,8 +327,8 @@ class StanceModel:
         probs = self.classifier.probabilities([(question, c) for c in claims])
         said = [SentenceStance(n, text, float(p[0]), float(p[1]))
                 for (n, text, *_), p in zip(sentences, probs)]
-        return guarded(question, said, {_key(text): rest[0] for _, text, *rest in sentences
-                                        if rest})
+        sections = {sentence_key(text): rest[0] for _, text, *rest in sentences if rest}
+        return guarded(question, said, sections)
 
 
 def without_title(text: str, title: str) -> str:
@@ -364,7 +362,7 @@ def evidence_sentences(texts: dict[int, str], titles: dict[int, str] | None = No
                 section = part.strip()
                 continue
             for sentence in split_sentences(part):
-                key = " ".join(sentence.lower().split())
+                key = sentence_key(sentence)
                 if key not in seen:        # overlapping chunks repeat sentences
                     seen.add(key)
                     out.append((n, sentence, section))

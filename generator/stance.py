@@ -83,6 +83,13 @@ def states_a_finding(sentence: str) -> bool:
     return not _NOT_A_FINDING.search(sentence)
 
 
+def states_no_findings(section: str | None) -> bool:
+    """True for a part of a paper whose sentences are not findings about the question: its
+    background or methods, or its reference list."""
+    return bool(section) and (from_setup_sections([section]) or
+                              bool(_REFERENCES.search(section)))
+
+
 def from_setup_sections(sections: Iterable[str | None]) -> bool:
     """True when every section given names a background or methods part of a paper."""
     named = [s for s in sections if s]

@@ -13,14 +13,10 @@ from collections.abc import Callable
 
 from generator.evidence_stance import (UNCLEAR, PaperInfo, SentenceStance, StanceModel,
                                        StanceVerdict, checked_by_quotes, evidence_sentences,
-                                       stance_verdict)
+                                       sentence_key, stance_verdict)
 from generator.stance import evidence_verdict, from_setup_sections
 from generator.types import PaperVerdict, Source, Statement
 from generator.verdict import VerdictPrediction
-
-
-def _key(sentence: str) -> str:
-    return " ".join(sentence.lower().split())
 
 
 def stance_reading(model: StanceModel, question: str, sources: list[Source],
@@ -40,7 +36,8 @@ def stance_reading(model: StanceModel, question: str, sources: list[Source],
         read = off_topic_silenced(read, relevance([s.text for s in read]), min_relevance)
     papers = [PaperInfo(s.n, s.doc_id, s.title, s.year, s.study_type, s.retracted)
               for s in sources]
-    return stance_verdict(read, papers, model.rule), {_key(s.text): s for s in read}
+    verdict = stance_verdict(read, papers, model.rule)
+    return verdict, {sentence_key(s.text): s for s in read}
 
 
 def off_topic_silenced(read: list[SentenceStance], relevance: list[float],
@@ -55,12 +52,12 @@ def quote_order(found: StanceVerdict | None) -> Callable[[int | None, str], int 
     sentence the rules never quote (an aim, a method) stays unquoted even where the model
     reads a stance in it."""
     carrying = {} if found is None else {
-        _key(text): rank for rank, (_, text) in enumerate(found.carrying())}
+        sentence_key(text): rank for rank, (_, text) in enumerate(found.carrying())}
 
     def tier(rules_tier: int | None, sentence: str) -> int | None:
         if rules_tier is None:
             return None
-        rank = carrying.get(_key(sentence))
+        rank = carrying.get(sentence_key(sentence))
         return rules_tier if rank is None else -100 + rank
 
     return tier
@@ -71,11 +68,11 @@ def checked(model: StanceModel, question: str, found: StanceVerdict,
             checks: dict[str, int]) -> StanceVerdict:
     """The stance verdict, unless a shown sentence reads the other way or none carries it
     (generator/evidence_stance.checked_by_quotes)."""
-    unread = [s for s in statements if _key(s.text) not in read]
+    unread = [s for s in statements if sentence_key(s.text) not in read]
     if unread:   # a generated sentence, or a quote cut differently: read it too
         more = model.read(question, [(s.citations[0], s.text) for s in unread])
-        read = {**read, **{_key(s.text): s for s in more}}
-    quoted = [read[_key(s.text)] for s in statements]
+        read = {**read, **{sentence_key(s.text): s for s in more}}
+    quoted = [read[sentence_key(s.text)] for s in statements]
     result = checked_by_quotes(found, quoted, model.rule.floor)
     checks["stance_vetoed"] = int(result.verdict != found.verdict)
     checks["stance_papers"] = sum(p.stance != UNCLEAR for p in found.papers)

@@ -16,6 +16,7 @@ import pytest
 from clinrag.settings import load_settings
 from generator import verdicts
 from generator.answer import Answerer
+from generator.evidence_stance import sentence_key
 from tests.conftest import SAMPLE
 
 QUESTIONS = json.loads((SAMPLE / "demo_questions.json").read_text("utf-8"))["questions"]
@@ -57,7 +58,7 @@ def test_no_verdict_sits_above_a_quote_the_stance_model_reads_the_other_way(answ
             continue
         # Read as the answerer reads them: with their sections and guards.
         _, read = verdicts.stance_reading(model, question, answer.evidence)
-        quoted = [read.get(" ".join(s.text.lower().split())) or
+        quoted = [read.get(sentence_key(s.text)) or
                   model.read(question, [(s.citations[0], s.text)])[0]
                   for s in answer.sentences]
         against = [s.text for s in quoted if s.decided >= model.rule.floor
