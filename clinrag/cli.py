@@ -39,8 +39,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import importlib
 
+    from clinrag.settings import SettingsError
+
     module = importlib.import_module(command[0])
-    return module.main(argv[1:], prog=f"clinrag {argv[0]}")
+    try:
+        return module.main(argv[1:], prog=f"clinrag {argv[0]}")
+    except SettingsError as exc:   # a mistyped or out-of-range setting, from any source
+        print(f"clinrag {argv[0]}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -8,10 +8,11 @@ variables (nested with ``__``, e.g. ``CLINRAG_CHUNK__SIZE=256``) > ``clinrag.tom
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,11 +20,27 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from clinrag.setting_keys import env_keys, unknown_keys
+
 DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
+
+# clinrag's environment variables that are not settings; a name here followed by "_" is not
+# one either (CLINRAG_SERVE_* is the server's config, checked by server/config.py).
+NOT_SETTINGS = frozenset({
+    "CLINRAG_CONFIG", "CLINRAG_SHARED_DATA", "CLINRAG_KILL_AT", "CLINRAG_THREADS",
+    "CLINRAG_API_KEYS", "CLINRAG_LLM_API_KEY", "CLINRAG_ARTEFACTS", "CLINRAG_SERVE",
+})
+
+
+class SettingsError(ValueError):
+    """A setting that no source may give: an unknown key (with the closest valid one) or a
+    value out of range, in one line. Commands print it and exit 2."""
 
 
 class ChunkSettings(BaseModel):
     """How page text is cut into retrievable chunks (part of an index's identity)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     size: int = Field(200, ge=16, le=512, description="Maximum chunk length in embedder tokens.")
     overlap: int = Field(40, ge=0, le=256, description="Token overlap between neighbouring chunks.")
@@ -37,6 +54,8 @@ class ChunkSettings(BaseModel):
 
 class EmbedSettings(BaseModel):
     """The dense embedder (part of an index's identity, except precision and batching)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     model: str = Field(
         DEFAULT_EMBEDDER,
@@ -57,12 +76,16 @@ class EmbedSettings(BaseModel):
 class SparseSettings(BaseModel):
     """BM25 tokenisation (part of an index's identity)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     stopwords: bool = Field(True, description="Drop English stopwords.")
     stem: bool = Field(False, description="Apply a light suffix stemmer.")
 
 
 class IngestSettings(BaseModel):
     """Parsing limits and index housekeeping."""
+
+    model_config = ConfigDict(extra="forbid")
 
     parse_timeout_s: float = Field(60.0, gt=0, description="Wall-clock limit to parse one file.")
     parse_memory_mb: int = Field(2048, ge=256, description="Address-space limit of a parser process.")
@@ -80,6 +103,8 @@ class IngestSettings(BaseModel):
 
 class RetrieveSettings(BaseModel):
     """Hybrid search, fusion and reranking."""
+
+    model_config = ConfigDict(extra="forbid")
 
     k: int = Field(10, ge=1, le=1000, description="Hits returned.")
     mode: Literal["dense", "bm25", "hybrid"] = Field("hybrid", description="Which retrievers run.")
@@ -121,6 +146,8 @@ class RetrieveSettings(BaseModel):
 
 class AnswerSettings(BaseModel):
     """Grounded answering: evidence shown, models used, verification and abstention."""
+
+    model_config = ConfigDict(extra="forbid")
 
     evidence_k: int = Field(5, ge=1, le=20, description="Retrieved passages numbered as evidence.")
     generator: str = Field(
@@ -183,7 +210,7 @@ class Settings(BaseSettings):
     """All of clinrag's settings."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CLINRAG_", env_nested_delimiter="__", extra="ignore"
+        env_prefix="CLINRAG_", env_nested_delimiter="__", extra="forbid"
     )
 
     home: Path = Field(Path("data"), description="Folder for indexes and models.")
@@ -212,14 +239,56 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_path = Path(os.environ.get("CLINRAG_CONFIG", "clinrag.toml"))
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_path, deep_merge=True)
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_path(), deep_merge=True)
         return (init_settings, env_settings, toml)
 
 
+def config_path() -> Path:
+    return Path(os.environ.get("CLINRAG_CONFIG", "clinrag.toml"))
+
+
 def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
-    """Settings with CLI ``overrides`` (nested dicts, None values ignored) on top."""
-    return Settings(**_drop_none(overrides or {}))
+    """Settings with CLI ``overrides`` (nested dicts, None values ignored) on top.
+
+    Raises SettingsError naming the first key that no setting has, in any source (flags,
+    ``CLINRAG_*`` variables, ``clinrag.toml``), or the first value out of range.
+    """
+    given = _drop_none(overrides or {})
+    unknown = unknown_keys(given, Settings, "flag")
+    path = config_path()
+    if path.is_file():
+        try:
+            unknown += unknown_keys(tomllib.loads(path.read_text()), Settings, str(path))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"{path} is not valid TOML: {exc}") from None
+    _refuse(unknown)
+    try:
+        settings = Settings(**given)
+    except ValidationError as exc:
+        _refuse(_unknown_env(NOT_SETTINGS))   # pydantic's "extra input" names no variable
+        raise SettingsError(invalid_value(exc)) from None
+    # The variable that holds the endpoint's key is named by a setting, so it may be CLINRAG_*.
+    _refuse(_unknown_env(NOT_SETTINGS | {settings.answer.endpoint_api_key_env}))
+    return settings
+
+
+def _unknown_env(reserved: frozenset[str]) -> list:
+    return [key for name, nested in env_keys(os.environ, "CLINRAG_", "__", reserved)
+            for key in unknown_keys(nested, Settings, f"environment variable {name}")]
+
+
+def invalid_value(exc: ValidationError) -> str:
+    """One line for the first value pydantic refused: which key, what was given, why."""
+    first = exc.errors()[0]
+    key = ".".join(str(part) for part in first["loc"])
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"invalid setting '{key}' = {first.get('input')!r}: {first['msg']}{more}"
+
+
+def _refuse(unknown: list) -> None:
+    if unknown:
+        more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+        raise SettingsError(unknown[0].message() + more)
 
 
 def _drop_none(data: dict[str, Any]) -> dict[str, Any]:

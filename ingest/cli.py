@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from clinrag.settings import Settings, load_settings
+from clinrag.settings import Settings, SettingsError, load_settings
 from ingest.errors import IndexError_, SourceError
-from ingest.report import EXIT_FATAL, EXIT_OK
+from ingest.report import EXIT_FATAL, EXIT_OK, EXIT_USAGE
 
 
 def add_index_options(parser: argparse.ArgumentParser) -> None:
@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None, prog: str = "ingest") -> int:
             return _verify(args, settings)
         if args.command == "remove":
             return _remove(args, settings)
+    except SettingsError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (IndexError_, SourceError, OSError) as exc:  # OSError: e.g. an unwritable --index
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_FATAL

@@ -7,6 +7,7 @@ from typing import Any
 
 EXIT_OK = 0
 EXIT_FATAL = 1
+EXIT_USAGE = 2      # a mistyped flag or setting (argparse exits 2 as well)
 EXIT_PARTIAL = 3
 
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from clinrag.settings import load_settings
-from server.config import ServeConfig
+from server.config import load_serve_config
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -51,8 +51,7 @@ def main(argv: list[str] | None = None, prog: str = "clinrag serve") -> int:
     settings = load_settings({"home": args.home, "index": args.index})
     fields = ("host", "port", "workers", "queue_size", "request_timeout_s", "rate_per_minute",
               "burst", "keys_file", "audit_log", "library", "log_questions")
-    config = ServeConfig(**{f: getattr(args, f) for f in fields
-                            if getattr(args, f) is not None})
+    config = load_serve_config({f: getattr(args, f) for f in fields})
     answerer = None
     if args.stub:
         from server.stub import StubAnswerer

@@ -7,16 +7,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+import os
+from typing import Any
+
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from clinrag.settings import Settings
+from clinrag.setting_keys import env_keys, unknown_keys
+from clinrag.settings import Settings, SettingsError, invalid_value
+
+ENV_PREFIX = "CLINRAG_SERVE_"
 
 
 class ServeConfig(BaseSettings):
     """How the service listens, whom it lets in and how much work it accepts."""
 
-    model_config = SettingsConfigDict(env_prefix="CLINRAG_SERVE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
     host: str = Field("127.0.0.1", description="Interface to bind; loopback unless told.")
     port: int = Field(8000, ge=0, le=65535, description="TCP port (0 = any free port).")
@@ -53,3 +59,17 @@ class ServeConfig(BaseSettings):
             "library": self.library or settings.home / "library",
             "max_question_chars": self.max_question_chars or settings.retrieve.max_query_chars,
         })
+
+
+def load_serve_config(flags: dict[str, Any]) -> ServeConfig:
+    """The service's config from command-line ``flags`` (None = not given) over
+    ``CLINRAG_SERVE_*``; raises SettingsError on a variable no setting has (it would
+    otherwise be ignored) or a value out of range."""
+    for name, key in env_keys(os.environ, ENV_PREFIX, "__", frozenset()):
+        found = unknown_keys(key, ServeConfig, f"environment variable {name}")
+        if found:
+            raise SettingsError(found[0].message())
+    try:
+        return ServeConfig(**{k: v for k, v in flags.items() if v is not None})
+    except ValidationError as exc:
+        raise SettingsError(invalid_value(exc)) from None
