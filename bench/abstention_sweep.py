@@ -23,6 +23,7 @@ from clinrag.settings import load_settings
 from generator.training.pubmedqa import load_pubmedqa, split_records
 from generator.verdict import VerdictModel
 from retriever.hybrid import Retriever
+from retriever.types import SearchParams
 
 split_name = sys.argv[1]
 limit = int(sys.argv[2])
@@ -34,7 +35,7 @@ v = VerdictModel()
 rows = []
 t = time.time()
 for rec in records:
-    hits = r.search(rec.question, 12)
+    hits = r.search(rec.question, SearchParams(k=12)).hits
     full = hits[:5]
     removed = [h for h in hits if h.doc_id != rec.doc_id][:5]
     for name, hs in (("full", full), ("removed", removed)):

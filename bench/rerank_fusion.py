@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO))
 from clinrag.settings import load_settings  # noqa: E402
 from retriever.bioasq import load_questions, split  # noqa: E402
 from retriever.fusion import fuse_rerank  # noqa: E402
+from retriever.types import SearchParams  # noqa: E402
 
 METRICS = ["ndcg@10", "recall@10", "mrr@10"]
 WEIGHTS = [0.5, 1.0, 1.5, 2.0, 3.0, 5.0]
@@ -38,7 +39,7 @@ def collect(retriever, questions) -> dict[str, list[tuple[str, float, float | No
     """qid -> [(doc id, hybrid RRF score, reranker score or None)] in hybrid order."""
     out = {}
     for q in questions:
-        hits = retriever.search(q.body, 100, mode="hybrid", rerank=True)
+        hits = retriever.search(q.body, SearchParams(k=100, mode="hybrid", rerank=True)).hits
         rows = [(h.doc_id, h.scores["rrf"], h.scores.get("rerank")) for h in hits]
         out[q.qid] = sorted(rows, key=lambda r: -r[1])
     return out

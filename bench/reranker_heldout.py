@@ -43,6 +43,7 @@ sys.path.insert(0, str(REPO))
 from clinrag.settings import load_settings  # noqa: E402
 from clinrag.splits import fixed_sample  # noqa: E402
 from retriever.fusion import fuse_rerank  # noqa: E402
+from retriever.types import SearchParams  # noqa: E402
 
 SETS = ("bioasq-val", "bioasq-test", "covidqa-val", "covidqa-test")
 WEIGHTS = (0.5, 1.0, 2.0, None)         # None: the reranker's order alone
@@ -106,8 +107,8 @@ def collect(name: str, shared: Path, limit: int | None, rerankers: dict, head: i
 
     rows = []
     for qid, query, gold, spans in _questions(name, shared, limit):
-        hybrid = retriever.search(query, DEPTH, mode="hybrid", rerank=False)
-        bm25 = retriever.search(query, DEPTH, mode="bm25", rerank=False)
+        hybrid = retriever.search(query, SearchParams(DEPTH, "hybrid", rerank=False)).hits
+        bm25 = retriever.search(query, SearchParams(DEPTH, "bm25", rerank=False)).hits
         row = {"qid": qid, "gold_docs": len(gold),
                "hybrid": [(h.doc_id, label(h, gold, spans)) for h in hybrid],
                "bm25": [(h.doc_id, label(h, gold, spans)) for h in bm25],
@@ -292,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings({"home": REPO / "data"})
         embedder = Embedder(settings.embed)
         specs = dict(s.split("=", 1) for s in args.rerankers)
-        rerankers = {n: CrossEncoderReranker(spec, models_dir=settings.models_dir)
+        rerankers = {n: CrossEncoderReranker.load(spec, models_dir=settings.models_dir)
                      for n, spec in specs.items()}
         result = {"reranker_specs": specs, "rerankers": list(specs), "sets": {}, "raw": {},
                   "machine": f"{platform.processor() or platform.machine()}, "

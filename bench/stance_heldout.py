@@ -45,6 +45,7 @@ from generator.training.pubmedqa import load_pubmedqa, split_records  # noqa: E4
 from generator.verdicts import off_topic_silenced  # noqa: E402
 from generator.training.stance_mining import yes_no_answer  # noqa: E402
 from retriever.bioasq import load_questions, temporal_split  # noqa: E402
+from retriever.types import SearchParams  # noqa: E402
 
 FLOORS = (0.5, 0.6, 0.7, 0.8)
 DECAYS = (0.5, 0.7, 1.0)
@@ -80,7 +81,7 @@ def retrieve(sets: dict[str, list[dict]], index: Path, cache: Path) -> dict[str,
         settings = load_settings({"index": index})
         retriever = Retriever.open(settings)
         for i, (name, q) in enumerate(todo):
-            hits = retriever.search(q["question"], settings.answer.evidence_k)
+            hits = retriever.search(q["question"], SearchParams(k=settings.answer.evidence_k)).hits
             done[f"{name}|{q['id']}"] = [
                 {"doc_id": h.doc_id, "title": h.title, "year": h.year, "text": h.text,
                  "section": h.section,

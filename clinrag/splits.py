@@ -10,11 +10,22 @@ from __future__ import annotations
 import hashlib
 
 
+def hash_bucket(salt: str, key: str, buckets: int) -> int:
+    """A bucket in [0, buckets) for ``key``, fixed by sha256 of "salt:key": stable across
+    runs, files and machines; each split has its own salt so splits are independent."""
+    return int(hashlib.sha256(f"{salt}:{key}".encode()).hexdigest()[:8], 16) % buckets
+
+
+def tenths_split(salt: str, key: str, test: int, val: int) -> str:
+    """"test" for ``test`` tenths of the keys, "val" for the next ``val`` tenths, else
+    "train". Every hashed split in clinrag is this one function with its own salt."""
+    bucket = hash_bucket(salt, key, 10)
+    return "test" if bucket < test else "val" if bucket < test + val else "train"
+
+
 def paper_split(doc_id: str) -> str:
     """"train" (60%), "val" (20%) or "test" (20%) for the paper ``doc_id``."""
-    bucket = int(hashlib.sha256(f"clinrag-paper-split:{doc_id}".encode()).hexdigest()[:8],
-                 16) % 10
-    return "test" if bucket < 2 else "val" if bucket < 4 else "train"
+    return tenths_split("clinrag-paper-split", doc_id, test=2, val=2)
 
 
 def fixed_sample(items: list, key, n: int | None) -> list:

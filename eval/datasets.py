@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from clinrag.pubmed_ids import pubmed_doc_id
+
 BenchmarkName = Literal["pubmedqa", "bioasq", "squad", "jsonl"]
 QType = Literal["yesno", "factoid", "list", "summary", "multiple_choice", "open"]
-
-_PMID_URL = re.compile(r"(\d+)\s*/?\s*$")
-
 
 class DatasetError(ValueError):
     """The benchmark file is unreadable or a record lacks a field evaluation needs."""
@@ -219,10 +217,10 @@ def synonym_lists(exact: Any, qtype: str) -> list[list[str]]:
 
 
 def _doc_id(url: Any, name: str) -> str:
-    match = _PMID_URL.search(str(url))
-    if not match:
+    doc_id = pubmed_doc_id(url)
+    if doc_id is None:
         raise DatasetError(f"{name}: document {url!r} has no PubMed id")
-    return f"pubmed:{match.group(1)}"
+    return doc_id
 
 
 # -- generic JSONL -----------------------------------------------------------------------------

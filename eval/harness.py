@@ -31,6 +31,7 @@ from eval.datasets import Benchmark, Example, load_benchmark
 from eval.retrieval import write_trec, ranking_scores
 from eval.runfolder import RunFolder
 from eval.summary import summarize
+from retriever.types import Filters, SearchParams
 
 log = logging.getLogger(__name__)
 
@@ -161,14 +162,20 @@ def evaluate(config: EvalConfig, settings: Settings, *, answerer=None,
                                    reranker="auto" if rerank else None)
     generation = retriever.generation
     corpus = CorpusView(generation)
-    doc_ranker = (_doc_ranker(retriever, settings, config.depth)
-                  if rank_retrieval and config.rank_documents else None)
-    # Full-text QA asks for a passage inside one paper: rank passages the way the answerer
-    # sees them (the configured per-document cap), not one hit per document.
-    passage_ranker = (_passage_ranker(retriever, settings) if rank_retrieval
-                      and benchmark.name == "squad" else None)
+    # One opened retriever, asked per call: documents ranked one hit per document (deep
+    # enough that the cap still leaves config.depth documents); full-text QA asks for a
+    # passage inside one paper, ranked the way the answerer sees them (the run's cap).
+    doc_params = SearchParams(
+        k=config.depth, mode=mode, rerank=rerank, max_per_doc=1,
+        depth=max(settings.retrieve.depth, 4 * config.depth),
+        rerank_top_n=settings.retrieve.rerank_top_n,
+    ) if rank_retrieval and config.rank_documents else None
+    passage_params = SearchParams(
+        k=10, mode=mode, rerank=rerank, max_per_doc=settings.retrieve.max_per_doc,
+        depth=settings.retrieve.depth, rerank_top_n=settings.retrieve.rerank_top_n,
+    ) if rank_retrieval and benchmark.name == "squad" else None
     if config.answers and answerer is None and todo:
-        answerer = _open_answerer(settings, retriever, config.setting)
+        answerer = _open_answerer(settings, retriever)
     if judge == "auto":
         judge = _open_judge(settings, answerer) if answerer is not None else None
     components = {
@@ -186,8 +193,8 @@ def evaluate(config: EvalConfig, settings: Settings, *, answerer=None,
     bar = tqdm(total=len(examples), initial=resumed, desc=f"eval {benchmark.name}",
                unit="q", disable=not config.progress, file=sys.stderr)
     for example in todo:
-        row = _run_example(example, doc_ranker, answerer, judge, corpus, config, mode, rerank,
-                           benchmark.labels, passage_ranker)
+        row = _run_example(example, retriever, doc_params, passage_params, answerer, judge,
+                           corpus, config, mode, rerank, benchmark.labels)
         folder.append(row)
         bar.update(1)
     bar.close()
@@ -216,9 +223,10 @@ def evaluate(config: EvalConfig, settings: Settings, *, answerer=None,
 
 
 # -- one question -------------------------------------------------------------------------------
-def _run_example(example: Example, doc_ranker, answerer, judge: Judge | None,
+def _run_example(example: Example, retriever, doc_params: SearchParams | None,
+                 passage_params: SearchParams | None, answerer, judge: Judge | None,
                  corpus: CorpusView, config: EvalConfig, mode: str, rerank: bool,
-                 labels: tuple[str, ...], passage_ranker=None) -> dict[str, Any]:
+                 labels: tuple[str, ...]) -> dict[str, Any]:
     from retriever.hybrid import QueryError
 
     row: dict[str, Any] = {
@@ -227,30 +235,29 @@ def _run_example(example: Example, doc_ranker, answerer, judge: Judge | None,
         "gold_snippets": [list(asdict(s).values()) for s in example.gold_snippets] or None,
         "timings_ms": {}, "error": None, "scores": {},
     }
-    if doc_ranker is not None:
+    if doc_params is not None:
         t = time.perf_counter()
         try:
-            hits = doc_ranker.search(example.question, config.depth, mode=mode, rerank=rerank)
+            hits = retriever.search(example.question, doc_params).hits
         except QueryError as exc:
             hits, row["error"] = [], f"retrieval: {exc}"
         row["timings_ms"]["retrieve"] = round((time.perf_counter() - t) * 1000, 1)
         row["retrieved"] = [h.doc_id for h in hits]
         row["retrieved_chunk_ids"] = [h.chunk_id for h in hits[:10]]
         row["snippet_spans"] = [corpus.span(h) for h in hits[:10]]
-    if passage_ranker is not None and not row["error"]:
+    if passage_params is not None and not row["error"]:
         t = time.perf_counter()
         try:
-            passages = passage_ranker.search(example.question, 10, mode=mode, rerank=rerank)
+            passages = retriever.search(example.question, passage_params).hits
         except QueryError as exc:
             passages, row["error"] = [], f"passages: {exc}"
         row["timings_ms"]["passages"] = round((time.perf_counter() - t) * 1000, 1)
         row["passage_spans"] = [corpus.span(h) for h in passages]
     if answerer is None:
         return row
-    kwargs: dict[str, Any] = {"mode": mode, "rerank": rerank, "verify": config.verify}
+    kwargs: dict[str, Any] = {"mode": mode, "rerank": rerank, "verify": config.verify,
+                              "max_per_doc": config.max_per_doc}
     if config.setting == "context":
-        from retriever.types import Filters
-
         if not example.relevant_doc_ids:
             row["error"] = "context setting: the question names no gold documents"
             row.update({"prediction": None, "abstained": False, "confidence": None,
@@ -259,6 +266,8 @@ def _run_example(example: Example, doc_ranker, answerer, judge: Judge | None,
             return row
         kwargs["filters"] = Filters(doc_ids=tuple(example.relevant_doc_ids))
         kwargs["k"] = min(20, max(1, corpus.chunk_count(example.relevant_doc_ids)))
+        # All of a question's own passages must be able to reach the evidence.
+        kwargs["max_per_doc"] = 20
     t = time.perf_counter()
     try:
         answer = answerer.answer(example.question, **kwargs)
@@ -298,37 +307,12 @@ def _split_function(benchmark: str) -> Callable[[Example], str]:
 
 
 # -- components -----------------------------------------------------------------------------------
-def _doc_ranker(retriever, settings: Settings, depth: int):
-    """The same loaded models and generation, ranking documents: one hit per document."""
-    from retriever.hybrid import Retriever
-
-    config = settings.retrieve.model_copy(update={
-        "max_per_doc": 1, "depth": max(settings.retrieve.depth, 4 * depth)})
-    return Retriever(retriever.generation, settings.model_copy(update={"retrieve": config}),
-                     retriever.embedder, retriever.reranker)
-
-
-def _passage_ranker(retriever, settings: Settings):
-    """The same loaded models and generation under this run's settings (its per-doc cap)."""
-    from retriever.hybrid import Retriever
-
-    return Retriever(retriever.generation, settings, retriever.embedder, retriever.reranker)
-
-
-def _open_answerer(settings: Settings, retriever, setting: str):
+def _open_answerer(settings: Settings, retriever):
     try:
         from generator.answer import Answerer
     except ImportError as exc:
         raise HarnessError(f"the answerer is not available ({exc}); run with --no-answer for "
                            "retrieval metrics only") from exc
-    if setting == "context":
-        # All of a question's own passages must be able to reach the evidence.
-        config = settings.retrieve.model_copy(update={"max_per_doc": 20})
-        settings = settings.model_copy(update={"retrieve": config})
-        from retriever.hybrid import Retriever
-
-        retriever = Retriever(retriever.generation, settings, retriever.embedder,
-                              retriever.reranker)
     try:
         return Answerer.open(settings, retriever=retriever)
     except (OSError, RuntimeError, ValueError) as exc:

@@ -41,7 +41,7 @@ from generator.study_type import study_type
 from generator.types import Answer, Source, Statement
 from generator.verdict import VerdictModel, VerdictPrediction, is_yes_no_question
 from retriever.hybrid import QueryError, Retriever
-from retriever.types import Filters, Hit, Mode
+from retriever.types import Filters, Hit, Mode, SearchParams
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ class Answerer:
     # -- answering -------------------------------------------------------------------------
     def answer(self, question: str, *, filters: Filters = Filters(), k: int | None = None,
                mode: Mode | None = None, rerank: bool | None = None,
-               verify: bool | None = None) -> Answer:
+               verify: bool | None = None, max_per_doc: int | None = None) -> Answer:
         started = time.perf_counter()
         config = self.settings.answer
         question = " ".join(str(question).split())
@@ -161,11 +161,12 @@ class Answerer:
         dense = (mode or self.settings.retrieve.mode) != "bm25"
         vector = (self.retriever.embedder.encode([question])[0]
                   if dense or self._m.gate is not None else None)
-        hits = self.retriever.search(question, k or config.evidence_k, mode=mode,
-                                     rerank=rerank, filters=filters, query_vector=vector)
+        params = SearchParams(k=k or config.evidence_k, mode=mode, rerank=rerank,
+                              max_per_doc=max_per_doc, filters=filters)
+        found = self.retriever.search(question, params, query_vector=vector)
+        hits = found.hits
         timings["retrieve"] = _ms(t)
-        timings.update({f"retrieve.{key}": v for key, v in
-                        self.retriever.trace.timings_ms.items()})
+        timings.update({f"retrieve.{key}": v for key, v in found.trace.timings_ms.items()})
         sources = [self._source(i + 1, hit) for i, hit in enumerate(hits)]
         if not sources:
             return self._abstain(question, [], None, "no passage matched the question "

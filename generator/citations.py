@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from generator.claim_checks import check_claim
+from generator.sentences import answer_pieces, citation_numbers, passage_sentences, \
+    without_citations
 from generator.types import Statement
 
 # (sentence, passage) pairs -> probability that the passage supports the sentence.
@@ -29,14 +31,10 @@ ClaimCheck = Callable[[str, str], bool]
 def exact_check(sentence: str, passage: str) -> bool:
     return check_claim(sentence, [passage]).passed
 
-_CITATION_GROUP = re.compile(r"\[\s*\d+(?:\s*[,;\u2013\-]\s*\d+)*\s*\]")
-_NUMBER = re.compile(r"\d+")
-_RANGE = re.compile(r"(\d+)\s*[\u2013\-]\s*(\d+)")
 _URL = re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.\S+|\b[\w.-]+\.(?:com|org|net|io|ru|cn)\b\S*",
                   re.IGNORECASE)
 _MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()]|\([^()]*\))*\)")
 _TAG = re.compile(r"<[^>]{0,200}>")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])|(?<=\])\s+(?=[A-Z])|\n+")
 _NO_ANSWER = re.compile(r"\b(passages?|evidence|sources?|context)\b[^.]{0,40}\b(do(es)? not|don't|"
                         r"cannot|can't|insufficient|not enough)\b", re.IGNORECASE)
 _MIN_CHARS = 12
@@ -78,16 +76,6 @@ def is_claim(sentence: str) -> bool:
     return len(words) >= _MIN_CONTENT_WORDS and not looks_like_instruction(sentence)
 
 
-def _numbers(group: str) -> list[int]:
-    out: list[int] = []
-    for match in _RANGE.finditer(group):
-        lo, hi = int(match.group(1)), int(match.group(2))
-        if 0 < hi - lo < 10:
-            out.extend(range(lo, hi + 1))
-    out.extend(int(n) for n in _NUMBER.findall(_RANGE.sub(" ", group)))
-    return out
-
-
 def clean(text: str) -> str:
     """Generated text without links, markup or chat residue; whitespace collapsed."""
     text = _MARKDOWN_LINK.sub(lambda m: m.group(1), text)
@@ -104,10 +92,9 @@ def parse_statements(text: str, n_sources: int, *, keep_rejected: bool = False
     Instructions (the shape of injected text) and fragments too short to state a finding are
     left out, or returned marked ``rejected`` with ``keep_rejected`` (for accounting)."""
     drafts: list[Draft] = []
-    for raw in _SENTENCE_END.split(clean(text)):
-        groups = _CITATION_GROUP.findall(raw)
-        numbers = [n for g in groups for n in _numbers(g)]
-        body = " ".join(_CITATION_GROUP.sub(" ", raw).split())
+    for raw in answer_pieces(clean(text)):
+        numbers = citation_numbers(raw)
+        body = " ".join(without_citations(raw).split())
         body = re.sub(r"\s+([.,;:!?])", r"\1", body).strip(" ,;:")
         if len(body) < _MIN_CHARS:
             # A citation standing on its own belongs to the sentence before it.
@@ -175,11 +162,11 @@ def verify(drafts: Sequence[Draft], passages: dict[int, str], support: SupportFn
 _SECTION_LABEL = re.compile(r"^(?:[A-Z][A-Z /&-]{2,40}):\s+")
 
 
-def split_sentences(text: str) -> list[str]:
+def quotable_sentences(text: str) -> list[str]:
     """Sentences of a passage, for extractive answers, without section labels."""
     out = []
-    for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z0-9(])", " ".join(text.split())):
-        sentence = _SECTION_LABEL.sub("", sentence.strip())
+    for sentence in passage_sentences(text):
+        sentence = _SECTION_LABEL.sub("", sentence)
         if len(sentence) >= 30:
             out.append(sentence)
     return out
@@ -216,7 +203,7 @@ def extractive(passages: dict[int, str], relevance: Callable[[list[str]], Sequen
     # passage plants, and no finding needs it.
     own = texts or passages
     candidates = [(n, s) for n in sorted(passages) for s in
-                  split_sentences(own.get(n, passages[n]))
+                  quotable_sentences(own.get(n, passages[n]))
                   if is_claim(s) and clean(s) == " ".join(s.split()) and "<|" not in s]
     tiered = [(c, 0 if tier is None else tier(*c)) for c in candidates]
     candidates = [c for c, t in tiered if t is not None]

@@ -32,10 +32,11 @@ from functools import lru_cache
 
 from nltk.stem.snowball import SnowballStemmer
 
+from generator.sentences import passage_sentences, without_citations
+
 _STEMMER = SnowballStemmer("english")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-/.]*[A-Za-z0-9]|[A-Za-z0-9]")
 _NUMBER = re.compile(r"(?<![A-Za-z])\d+(?:[.,]\d+)?")
-_CITATION = re.compile(r"\[\s*\d+(?:\s*[,;\u2013\-]\s*\d+)*\s*\]")
 
 _WORD_NUMBERS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
                  "seven": "7", "eight": "8", "nine": "9", "ten": "10", "half": "50",
@@ -122,13 +123,13 @@ def stem(word: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """Word tokens (hyphenated names kept whole), citation markers left out."""
-    return _TOKEN.findall(_CITATION.sub(" ", text))
+    return _TOKEN.findall(without_citations(text))
 
 
 def numbers(text: str) -> set[str]:
     """The numbers written in ``text`` as digits, normalised ("1.50" -> "1.5")."""
     found = {n.replace(",", ".").rstrip("0").rstrip(".") if "." in n or "," in n else n
-             for n in _NUMBER.findall(_CITATION.sub(" ", text))}
+             for n in _NUMBER.findall(without_citations(text))}
     return {n for n in found if n}
 
 
@@ -166,7 +167,6 @@ def stems(tokens: Iterable[str]) -> set[str]:
 _CLAUSE = re.compile(r";\s+|,\s+(?:but|whereas|while|although|and)\s+|\s+(?:but|whereas|while)\s+"
                      r"|\s+and\s+(?=(?:\w+\s+){0,2}(?:was|were|is|are|did|had|has|increased|"
                      r"decreased|reduced|improved|not)\b)")
-_PASSAGE_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(])")
 
 
 def clauses(text: str) -> list[str]:
@@ -186,9 +186,9 @@ def check_claim(sentence: str, passages: Iterable[str], window: int | None = 1) 
     does not support it. Polarity and direction must match a clause of that sentence.
     """
     evidence = " ".join(" ".join(p.split()) for p in passages)
-    units = [u for u in _PASSAGE_SENTENCE.split(evidence) if u.strip()] or [evidence]
+    units = passage_sentences(evidence) or [evidence]
     reasons: list[str] = []
-    for clause in clauses(_CITATION.sub(" ", sentence)):
+    for clause in clauses(without_citations(sentence)):
         best = _aligned(clause, units)
         lo, hi = (0, len(units)) if window is None else (max(0, best - window), best + window + 1)
         reasons += _check_clause(clause, units[best], " ".join(units[lo:hi]), evidence)

@@ -1,66 +1,42 @@
-"""Batched inference for clinrag's pair classifiers (verdict and support models).
+"""Calibrated probabilities for clinrag's pair classifiers (verdict, support, stance).
 
-A thin wrapper over a loaded sequence classifier: it picks the device once, batches pairs by
-length, and applies the temperature fitted on validation data so probabilities are calibrated.
+The scoring itself (device, precision, batching) is the one pair scorer the reranker uses
+too (clinrag/pair_scorer.py); this adds the temperature fitted on validation data.
 """
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import numpy as np
 
-from clinrag.adapters import LoadedClassifier, load_sequence_classifier
-from clinrag.device import configure_cpu_threads, pick_device, pick_precision
+from clinrag.pair_scorer import PairScorer
 
 
 class PairClassifier:
-    def __init__(self, spec: str | Path, name: str, *, num_labels: int,
-                 models_dir: Path | None = None, device: str = "auto",
-                 precision: str = "auto", batch_size: int = 16):
-        import torch
+    """Calibrated probabilities of a pair scorer (clinrag/pair_scorer.py), with the
+    temperature fitted on validation data and stored in the adapter's config."""
 
-        self._torch = torch
-        self.device = pick_device(device)
-        self.precision = pick_precision(precision, self.device)
-        if self.device == "cpu":
-            configure_cpu_threads()
-        loaded: LoadedClassifier = load_sequence_classifier(
-            spec, name, num_labels=num_labels, models_dir=models_dir)
-        self.model = loaded.model.to(self.device).eval()
-        self.tokenizer = loaded.tokenizer
-        self.name = loaded.name
-        self.config = loaded.config
-        self.max_length = int(self.config.get("max_length", 256))
-        self.temperature = float(self.config.get("temperature", 1.0))
-        self.batch_size = batch_size
+    def __init__(self, scorer: PairScorer):
+        self.scorer = scorer
+        self.name = scorer.name
+        self.config = scorer.config
+        self.temperature = float(scorer.config.get("temperature", 1.0))
+
+    @classmethod
+    def load(cls, spec: str | Path, name: str, *, num_labels: int,
+             models_dir: Path | None = None, device: str = "auto", precision: str = "auto",
+             batch_size: int = 16) -> PairClassifier:
+        return cls(PairScorer.load(spec, name, num_labels=num_labels, models_dir=models_dir,
+                                   device=device, precision=precision, batch_size=batch_size))
 
     def logits(self, pairs: list[tuple[str, str]]) -> np.ndarray:
         """Raw logits, shape (len(pairs), num_labels)."""
-        torch = self._torch
-        labels = int(self.model.config.num_labels)
-        out = np.zeros((len(pairs), labels), dtype=np.float32)
-        if not pairs:
-            return out
-        order = np.argsort([-(len(a) + len(b)) for a, b in pairs])
-        with torch.inference_mode(), self._autocast():
-            for i in range(0, len(order), self.batch_size):
-                idx = order[i:i + self.batch_size]
-                batch = self.tokenizer([pairs[j][0] for j in idx], [pairs[j][1] for j in idx],
-                                       truncation="longest_first", max_length=self.max_length,
-                                       padding=True, return_tensors="pt").to(self.device)
-                out[idx] = self.model(**batch).logits.float().cpu().numpy()
-        return out
+        return self.scorer.logits(pairs)
 
     def probabilities(self, pairs: list[tuple[str, str]]) -> np.ndarray:
         """Calibrated probabilities: softmax over labels, or a sigmoid for one logit."""
         return calibrated(self.logits(pairs), self.temperature)
-
-    def _autocast(self):
-        if self.precision != "bf16":
-            return contextlib.nullcontext()
-        return self._torch.autocast(device_type=self.device, dtype=self._torch.bfloat16)
 
 
 def calibrated(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:

@@ -312,8 +312,8 @@ class StanceModel:
         from clinrag.adapters import default_adapter_path
         from generator.classifier import PairClassifier
 
-        self.classifier = PairClassifier(spec, "stance", num_labels=len(STANCE_LABELS),
-                                         models_dir=models_dir, device=device, batch_size=32)
+        self.classifier = PairClassifier.load(spec, "stance", num_labels=len(STANCE_LABELS),
+                                              models_dir=models_dir, device=device, batch_size=32)
         self.name = self.classifier.name
         folder = default_adapter_path("stance", models_dir) if str(spec) == "default" \
             else Path(str(spec))
@@ -349,7 +349,7 @@ def evidence_sentences(texts: dict[int, str], titles: dict[int, str] | None = No
     chunk, not the title-prefixed passage the models read; its opening title cut off too).
     The section is the structured-abstract label the sentence falls under ("BACKGROUND: ...")
     where the chunk has one inline, else the chunk's own section."""
-    from generator.citations import split_sentences
+    from generator.citations import quotable_sentences
 
     seen: set[str] = set()
     out = []
@@ -361,7 +361,7 @@ def evidence_sentences(texts: dict[int, str], titles: dict[int, str] | None = No
             if i % 2:
                 section = part.strip()
                 continue
-            for sentence in split_sentences(part):
+            for sentence in quotable_sentences(part):
                 key = sentence_key(sentence)
                 if key not in seen:        # overlapping chunks repeat sentences
                     seen.add(key)

@@ -19,8 +19,8 @@ from generator.classifier import PairClassifier
 class SupportModel:
     def __init__(self, spec: str | Path = "default", *, models_dir: Path | None = None,
                  device: str = "auto"):
-        self.classifier = PairClassifier(spec, "support", num_labels=1, models_dir=models_dir,
-                                         device=device)
+        self.classifier = PairClassifier.load(spec, "support", num_labels=1,
+                                              models_dir=models_dir, device=device)
         self.name = self.classifier.name
         self.version = str(self.classifier.config.get("version", "?"))
 

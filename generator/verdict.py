@@ -77,8 +77,8 @@ class VerdictPrediction:
 class VerdictModel:
     def __init__(self, spec: str | Path = "default", *, models_dir: Path | None = None,
                  device: str = "auto"):
-        self.classifier = PairClassifier(spec, "verdict", num_labels=len(VERDICT_LABELS),
-                                         models_dir=models_dir, device=device)
+        self.classifier = PairClassifier.load(spec, "verdict", num_labels=len(VERDICT_LABELS),
+                                              models_dir=models_dir, device=device)
         self.labels = tuple(self.classifier.config.get("labels", VERDICT_LABELS))
         self.name = self.classifier.name
         self.evidence_passages = int(self.classifier.config.get("evidence_passages", 3))

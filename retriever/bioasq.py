@@ -11,11 +11,13 @@ Two splits, both stable across runs and machines:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from clinrag.pubmed_ids import pubmed_doc_id
+from clinrag.splits import hash_bucket, tenths_split
 
 
 @dataclass(frozen=True)
@@ -35,17 +37,15 @@ SPLITS = ("random", "temporal")
 
 
 def question_split(qid: str) -> str:
-    bucket = int(hashlib.sha256(f"clinrag-bioasq-split:{qid}".encode()).hexdigest()[:8], 16) % 10
-    return "test" if bucket == 0 else "val" if bucket == 1 else "train"
+    """"train" (80%), "val" (10%) or "test" (10%) for a question id."""
+    return tenths_split("clinrag-bioasq-split", qid, test=1, val=1)
 
 
 def temporal_split(question: Question) -> str:
     """"train" for rounds before the newest; the newest split half "val", half "test"."""
     if question.round != NEWEST_ROUND:
         return "train"
-    bucket = int(hashlib.sha256(f"clinrag-bioasq-temporal:{question.qid}".encode())
-                 .hexdigest()[:8], 16) % 2
-    return "val" if bucket == 0 else "test"
+    return "val" if hash_bucket("clinrag-bioasq-temporal", question.qid, 2) == 0 else "test"
 
 
 def round_of(path: Path) -> str:
@@ -69,8 +69,8 @@ def load_questions(folder: Path) -> list[Question]:
             qid = str(q.get("id"))
             if qid in seen or not q.get("body"):
                 continue
-            docs = tuple(dict.fromkeys(f"pubmed:{str(d).rstrip('/').rsplit('/', 1)[-1]}"
-                                       for d in q.get("documents", ())))
+            docs = tuple(dict.fromkeys(filter(None, map(pubmed_doc_id,
+                                                        q.get("documents", ())))))
             ideal = q.get("ideal_answer") or ""
             seen[qid] = Question(
                 qid=qid, body=" ".join(str(q["body"]).split()), qtype=str(q.get("type", "")),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from clinrag.settings import load_settings
 from ingest.errors import IndexCorrupt, IndexMismatch
-from retriever.types import Filters
+from retriever.types import Filters, SearchParams
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -52,14 +52,18 @@ def main(argv: list[str] | None = None, prog: str = "clinrag search") -> int:
 
     settings = load_settings({
         "home": args.home, "index": args.index,
-        "retrieve": {"k": args.k, "mode": args.mode, "reranker": args.reranker,
-                     "max_per_doc": args.max_per_doc,
-                     "rerank": False if args.no_rerank else None},
+        "retrieve": {"reranker": args.reranker, "rerank": False if args.no_rerank else None},
     })
-    filters = filters_from_args(args)
+    try:
+        params = SearchParams(k=args.k, mode=args.mode, max_per_doc=args.max_per_doc,
+                              filters=filters_from_args(args))
+    except ValueError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
     try:
         retriever = Retriever.open(settings)
-        hits = retriever.search(args.query, filters=filters)
+        result = retriever.search(args.query, params)
+        hits = result.hits
     except (QueryError, IndexMismatch, IndexCorrupt, RerankerUnavailable,
             FileNotFoundError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
@@ -67,7 +71,7 @@ def main(argv: list[str] | None = None, prog: str = "clinrag search") -> int:
     if args.json:
         print(json.dumps({"query": args.query, "generation": retriever.generation.name,
                           "hits": [h.to_json() for h in hits],
-                          "timings_ms": retriever.trace.timings_ms}, indent=1))
+                          "timings_ms": result.trace.timings_ms}, indent=1))
         return 0
     if not hits:
         print("no matching passages")

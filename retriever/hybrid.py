@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,21 +22,13 @@ from retriever.bm25 import BM25Engine
 from retriever.coverage import term_coverage
 from retriever.dense import DenseSearcher
 from retriever.fusion import fuse_rerank, rrf
-from retriever.types import Filters, Hit, Mode
+from retriever.types import Filters, Hit, SearchParams, SearchResult, SearchTrace
 
 log = logging.getLogger(__name__)
 
 
 class QueryError(ValueError):
     """The query itself is unusable (empty, too long)."""
-
-
-@dataclass
-class SearchTrace:
-    """Per-stage timings and candidate counts of the last search (for benches and logs)."""
-
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    candidates: dict[str, int] = field(default_factory=dict)
 
 
 class Retriever:
@@ -60,7 +51,6 @@ class Retriever:
         self._chunk_position = {c.chunk_id: i for i, c in enumerate(chunks)}
         self._years = np.array([d.year if d.year is not None else -1 for d in docs])
         self._docs = docs
-        self.trace = SearchTrace()
 
     @classmethod
     def open(cls, settings: Settings, *, embedder=None, reranker="auto") -> Retriever:
@@ -75,24 +65,25 @@ class Retriever:
         return cls(generation, settings, embedder, reranker)
 
     # -- search ----------------------------------------------------------------------------
-    def search(self, query: str, k: int | None = None, *, mode: Mode | None = None,
-               rerank: bool | None = None, filters: Filters = Filters(),
-               query_vector: np.ndarray | None = None) -> list[Hit]:
-        """Top-``k`` hits; ``query_vector`` is the query's embedding when the caller already
-        has it (batch jobs embed all their queries in one pass)."""
+    def search(self, query: str, params: SearchParams = SearchParams(), *,
+               query_vector: np.ndarray | None = None) -> SearchResult:
+        """The top ``params.k`` hits and the search's trace; ``query_vector`` is the query's
+        embedding when the caller already has it (batch jobs embed all their queries in one
+        pass). Nothing of the call is kept on the retriever, so threads may share it."""
         query = " ".join(str(query).split())
         if not query:
             raise QueryError("empty query")
         if len(query) > self.config.max_query_chars:
             raise QueryError(f"query is {len(query)} characters; the limit is "
                              f"{self.config.max_query_chars}")
-        k = k or self.config.k
-        mode = mode or self.config.mode
-        rerank = self.config.rerank if rerank is None else rerank
+        k = params.k or self.config.k
+        mode = params.mode or self.config.mode
+        rerank = self.config.rerank if params.rerank is None else params.rerank
         if rerank and self.reranker is None:
             raise QueryError("reranking was requested but no reranker is loaded")
+        filters = params.filters
         trace = SearchTrace()
-        depth = max(self.config.depth, k)
+        depth = max(params.depth or self.config.depth, k)
         mask = self._mask(filters) if filters.active else None
         runs: list[list[int]] = []
         weights: list[float] = []
@@ -134,7 +125,7 @@ class Retriever:
             ranked.append((position, fused_score, stage))
         if rerank and ranked:
             t = time.perf_counter()
-            head = ranked[: self.config.rerank_top_n]
+            head = ranked[: params.rerank_top_n or self.config.rerank_top_n]
             passages = [self._passage(p) for p, _, _ in head]
             ce = self.reranker.score(query, passages)
             for (_, _, stage), value in zip(head, ce):
@@ -152,9 +143,8 @@ class Retriever:
             ranked = [(head[i][0], v, head[i][2]) for i, v in zip(order, value)] + [
                 (p, floor - i / max(1, len(tail)), stage) for i, (p, _, stage) in enumerate(tail)]
             trace.timings_ms["rerank"] = _ms(t)
-        hits = self._cap_and_build(ranked, k)
-        self.trace = trace
-        return hits
+        hits = self._cap_and_build(ranked, k, params.max_per_doc or self.config.max_per_doc)
+        return SearchResult(hits, trace)
 
     def evidence_match(self, query: str, chunk_ids: list[str],
                        query_vector: np.ndarray | None = None) -> tuple[float, float]:
@@ -222,12 +212,12 @@ class Retriever:
         title = generation.documents[chunk.doc_id].title if prefix else ""
         return passage_text(chunk, title, ChunkSettings(prefix_title=prefix))
 
-    def _cap_and_build(self, ranked, k: int) -> list[Hit]:
+    def _cap_and_build(self, ranked, k: int, max_per_doc: int) -> list[Hit]:
         per_doc: dict[str, int] = {}
         hits: list[Hit] = []
         for position, score, stage in ranked:
             chunk = self.generation.chunks[position]
-            if per_doc.get(chunk.doc_id, 0) >= self.config.max_per_doc:
+            if per_doc.get(chunk.doc_id, 0) >= max_per_doc:
                 continue
             per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
             doc = self._docs[position]
@@ -264,10 +254,12 @@ class Retriever:
             mask &= np.fromiter((not d.retracted for d in self._docs), bool, n)
         return mask
 
-    def as_langchain_retriever(self, **search_kwargs):
+    def as_langchain_retriever(self, k: int | None = None, **search_kwargs):
+        """This retriever as a LangChain ``BaseRetriever``; ``search_kwargs`` are the other
+        ``SearchParams`` fields (mode, rerank, filters, ...)."""
         from retriever.langchain import ClinragLangChainRetriever
 
-        return ClinragLangChainRetriever(retriever=self, search_kwargs=search_kwargs)
+        return ClinragLangChainRetriever(retriever=self, k=k, search_kwargs=search_kwargs)
 
 
 def check_embedder(generation: Generation, settings: Settings) -> None:
@@ -286,10 +278,10 @@ def load_reranker(settings: Settings):
     from retriever.rerank import CrossEncoderReranker
 
     cfg = settings.retrieve
-    return CrossEncoderReranker(cfg.reranker, models_dir=settings.models_dir,
-                                device=settings.embed.device, precision=settings.embed.precision,
-                                max_length=cfg.rerank_max_length,
-                                batch_size=cfg.rerank_batch_size)
+    return CrossEncoderReranker.load(
+        cfg.reranker, models_dir=settings.models_dir, device=settings.embed.device,
+        precision=settings.embed.precision, max_length=cfg.rerank_max_length,
+        batch_size=cfg.rerank_batch_size)
 
 
 def _ms(start: float) -> float:

@@ -7,7 +7,6 @@ base at load. Any sentence-transformers CrossEncoder name or local path works in
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import threading
@@ -17,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from clinrag.adapters import REPO_MODELS  # noqa: F401 - re-exported: where adapters ship
-from clinrag.adapters import AdapterUnavailable, default_adapter_path, load_sequence_classifier
-from clinrag.device import configure_cpu_threads, pick_device, pick_precision
+from clinrag.adapters import AdapterUnavailable, default_adapter_path
+from clinrag.pair_scorer import PairScorer
 
 log = logging.getLogger(__name__)
 
@@ -39,26 +38,24 @@ class CrossEncoderReranker:
     often re-asks with a filter; the cross-encoder is by far the most expensive stage.
     """
 
-    def __init__(self, spec: str | Path = "default", *, models_dir: Path | None = None,
-                 device: str = "auto", precision: str = "auto", max_length: int = 256,
-                 batch_size: int = 32, cache_size: int = 4096):
-        import torch
-
-        self.device = pick_device(device)
-        self.precision = pick_precision(precision, self.device)
-        self.max_length = max_length
-        self.batch_size = batch_size
-        if self.device == "cpu":
-            configure_cpu_threads()
-        loaded = load_sequence_classifier(spec, "reranker", num_labels=1, models_dir=models_dir)
-        self.tokenizer = loaded.tokenizer
-        self.name = loaded.name
-        self.max_length = int(loaded.config.get("max_length", max_length))
-        self.model = loaded.model.to(self.device).eval()
-        self._torch = torch
+    def __init__(self, scorer: PairScorer, cache_size: int = 4096):
+        self.scorer = scorer
+        self.name = scorer.name
         self.cache_size = cache_size
         self._cache: OrderedDict[bytes, float] = OrderedDict()
         self._cache_lock = threading.Lock()  # the server answers on several threads
+
+    @classmethod
+    def load(cls, spec: str | Path = "default", *, models_dir: Path | None = None,
+             device: str = "auto", precision: str = "auto", max_length: int = 256,
+             batch_size: int = 32, cache_size: int = 4096) -> CrossEncoderReranker:
+        return cls(PairScorer.load(spec, "reranker", num_labels=1, models_dir=models_dir,
+                                   device=device, precision=precision, max_length=max_length,
+                                   batch_size=batch_size), cache_size)
+
+    @property
+    def precision(self) -> str:
+        return self.scorer.precision
 
     def score(self, query: str, passages: list[str]) -> np.ndarray:
         if not passages:
@@ -84,23 +81,7 @@ class CrossEncoderReranker:
         return out
 
     def _forward(self, query: str, passages: list[str]) -> np.ndarray:
-        torch = self._torch
-        order = np.argsort([-len(p) for p in passages])  # similar lengths batch together
-        out = np.zeros(len(passages), dtype=np.float32)
-        with torch.inference_mode(), self._autocast():
-            for i in range(0, len(order), self.batch_size):
-                idx = order[i:i + self.batch_size]
-                batch = self.tokenizer([query] * len(idx), [passages[j] for j in idx],
-                                       truncation="longest_first", max_length=self.max_length,
-                                       padding=True, return_tensors="pt").to(self.device)
-                logits = self.model(**batch).logits.float().reshape(-1)
-                out[idx] = logits.cpu().numpy()
-        return out
-
-    def _autocast(self):
-        if self.precision != "bf16":
-            return contextlib.nullcontext()
-        return self._torch.autocast(device_type=self.device, dtype=self._torch.bfloat16)
+        return self.scorer.logits([(query, p) for p in passages]).reshape(-1)
 
 
 def _pair_key(query: str, passage: str) -> bytes:

@@ -25,6 +25,50 @@ class Filters:
                     or self.publication_types or self.doc_ids or self.exclude_retracted)
 
 
+@dataclass(frozen=True)
+class SearchParams:
+    """What one search asks for. None = the retriever's configured value (``retrieve.*``).
+
+    Everything that may change from one call to the next is here, so one opened retriever
+    serves every caller (the evaluation ranks documents with ``max_per_doc=1``, the answerer
+    passages with the configured cap) and concurrent requests never share state."""
+
+    k: int | None = None
+    mode: Mode | None = None
+    rerank: bool | None = None
+    depth: int | None = None           # candidates taken from each retriever
+    rerank_top_n: int | None = None    # fused candidates the cross-encoder reorders
+    max_per_doc: int | None = None
+    filters: Filters = Filters()
+
+    def __post_init__(self) -> None:
+        for name in ("k", "depth", "rerank_top_n", "max_per_doc"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):
+                raise ValueError(f"search parameter {name} must be a positive integer, "
+                                 f"not {value!r}")
+        if self.mode not in (None, "dense", "bm25", "hybrid"):
+            raise ValueError(f"search parameter mode must be dense, bm25 or hybrid, "
+                             f"not {self.mode!r}")
+
+
+@dataclass
+class SearchTrace:
+    """Per-stage timings and candidate counts of one search (for benches and logs)."""
+
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    candidates: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class SearchResult:
+    """The hits of one search and how it went; returned, never kept by the retriever."""
+
+    hits: list[Hit]
+    trace: SearchTrace
+
+
 @dataclass
 class Hit:
     """One retrieved chunk with what a citation needs and the score of every stage."""

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import HTTPException
 
 from retriever.hybrid import QueryError
-from retriever.types import Filters
+from retriever.types import Filters, SearchParams
 from server.keys import Principal
 from server.limits import Overloaded, TimedOut
 
@@ -81,7 +81,8 @@ async def search(state, who: Principal, query: str, filters: Filters, k: int | N
     def job():
         answerer = state.live.get()
         retriever = retriever_of(answerer)
-        hits = retriever.search(query, k, mode=mode, rerank=rerank, filters=filters)
+        params = SearchParams(k=k, mode=mode, rerank=rerank, filters=filters)
+        hits = retriever.search(query, params).hits
         return answerer.generation_id, hits
 
     start = time.perf_counter()

@@ -17,7 +17,7 @@ from clinrag.records import DocumentMeta, Page
 from generator.types import Answer, Source, Statement
 from ingest.chunk import PageRef
 from retriever.hybrid import QueryError
-from retriever.types import Filters, Hit
+from retriever.types import Filters, Hit, SearchParams, SearchResult, SearchTrace
 
 _DOCS = (
     DocumentMeta("stub:1", "pdf", "Stub trial of drug A in condition B", year=2020,
@@ -51,12 +51,12 @@ class StubRetriever:
         self.delay_s = delay_s
         self.embedder = None
 
-    def search(self, query: str, k: int | None = None, *, mode=None, rerank=None,
-               filters: Filters = Filters()) -> list[Hit]:
+    def search(self, query: str, params: SearchParams = SearchParams(), *,
+               query_vector=None) -> SearchResult:
         if not query.strip():
             raise QueryError("empty query")
         time.sleep(self.delay_s)
-        return self.hits(k)
+        return SearchResult(self.hits(params.k), SearchTrace())
 
     def hits(self, k: int | None = None) -> list[Hit]:
         hits = []
@@ -86,7 +86,7 @@ class StubAnswerer:
         return self
 
     def answer(self, question: str, *, filters: Filters = Filters(), k: int | None = None,
-               mode=None, rerank=None, verify=None) -> Answer:
+               mode=None, rerank=None, verify=None, max_per_doc=None) -> Answer:
         if not question.strip():
             raise QueryError("empty question")
         self.calls += 1

@@ -11,7 +11,7 @@ import pytest
 
 from eval.runfolder import RunFolder, RunFolderError
 from generator.types import Answer, Source, Statement
-from retriever.types import Filters
+from retriever.types import Filters, SearchParams
 
 EXPECTED = Path(__file__).parent / "data" / "eval" / "expected_bioasq10b1_20.json"
 
@@ -46,12 +46,12 @@ class ExtractiveStub:
         self.models = {"stub": "1"}
 
     def answer(self, question, *, filters=Filters(), k=None, mode=None, rerank=None,
-               verify=None) -> Answer:
+               verify=None, max_per_doc=None) -> Answer:
         if self.stop_after is not None and len(self.calls) >= self.stop_after:
             raise KeyboardInterrupt  # the run is killed here
         self.calls.append({"filters": filters, "k": k, "mode": mode, "rerank": rerank})
-        hits = self.retriever.search(question, k or 3, mode="bm25", rerank=False,
-                                     filters=filters)
+        params = SearchParams(k=k or 3, mode="bm25", rerank=False, filters=filters)
+        hits = self.retriever.search(question, params).hits
         evidence = [Source(n=i + 1, chunk_id=h.chunk_id, doc_id=h.doc_id, title=h.title,
                            text=h.text, page_number=h.page_number, section=h.section,
                            start=h.start, end=h.end, score=h.score)

@@ -17,6 +17,7 @@ from ingest.errors import IndexLocked
 from ingest.pipeline import run
 from ingest.store import IndexStore
 from retriever.hybrid import Retriever
+from retriever.types import SearchParams
 from tests.conftest import REPO, SAMPLE
 from tests.test_ingest_pipeline import ABSTRACTS, write_corpus
 
@@ -59,8 +60,8 @@ def test_readers_see_exactly_one_generation_through_reindex_and_swaps(
                 if store.current_name() != retriever.generation.name:
                     retriever = Retriever.open(settings, embedder=embedder, reranker=None)
                     reopened[slot] += 1
-                hits = retriever.search(QUERIES[n % len(QUERIES)], k=5, mode="hybrid",
-                                        rerank=False)
+                params = SearchParams(k=5, mode="hybrid", rerank=False)
+                hits = retriever.search(QUERIES[n % len(QUERIES)], params).hits
                 responses.append((retriever.generation.name,
                                   [(h.chunk_id, h.text) for h in hits]))
             except Exception as exc:  # noqa: BLE001

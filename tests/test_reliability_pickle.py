@@ -143,9 +143,10 @@ def test_planted_pickles_in_the_index_are_never_executed(tmp_path, embedder, cap
     (corpus / "new.txt").write_text("Vitamin D did not prevent fractures in older adults.")
     assert ingest_main(["run", str(corpus), "--index", str(settings.index_dir), "--quiet"]) == 0
     from retriever.hybrid import Retriever
+    from retriever.types import SearchParams
 
     hits = Retriever.open(settings, embedder=embedder, reranker=None).search(
-        "vitamin D fractures", k=3, rerank=False)
+        "vitamin D fractures", SearchParams(k=3, rerank=False)).hits
     assert hits
     assert not marker.exists(), "a planted pickle was executed"
     capsys.readouterr()

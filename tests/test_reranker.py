@@ -13,6 +13,7 @@ from conftest import shared
 from retriever.bioasq import load_questions
 from retriever.hybrid import Retriever
 from retriever.rerank import REPO_MODELS, CrossEncoderReranker
+from retriever.types import SearchParams
 
 
 SQUAD_TINY = Path(__file__).parent / "data" / "eval" / "squad_tiny.json"
@@ -20,7 +21,7 @@ SQUAD_TINY = Path(__file__).parent / "data" / "eval" / "squad_tiny.json"
 
 @pytest.fixture(scope="module")
 def reranker():
-    return CrossEncoderReranker("default")
+    return CrossEncoderReranker.load("default")
 
 
 def test_shipped_artefact_is_small_and_documented():
@@ -74,8 +75,8 @@ def test_reranker_reorders_real_bioasq_hits(bioasq_index, embedder, reranker):
     questions = [q for q in load_questions(path.parent) if q.qid in _ids(path)][:16]
     changed, gold_rank_before, gold_rank_after = 0, [], []
     for q in questions:
-        plain = retriever.search(q.body, 10, rerank=False)
-        reranked = retriever.search(q.body, 10, rerank=True)
+        plain = retriever.search(q.body, SearchParams(k=10, rerank=False)).hits
+        reranked = retriever.search(q.body, SearchParams(k=10, rerank=True)).hits
         assert all("rerank" in h.scores for h in reranked)
         changed += [h.chunk_id for h in plain] != [h.chunk_id for h in reranked]
         gold_rank_before.append(_first_gold(plain, q.gold_doc_ids))
@@ -90,11 +91,11 @@ def test_reranker_reorders_real_bioasq_hits(bioasq_index, embedder, reranker):
         embedder, reranker)
     differs = 0
     for q in questions[:6]:
-        hits = alone.search(q.body, 10, rerank=True)
+        hits = alone.search(q.body, SearchParams(k=10, rerank=True)).hits
         logits = [h.scores["rerank"] for h in hits]
         assert logits == sorted(logits, reverse=True)
-        differs += [h.chunk_id for h in hits] != [h.chunk_id for h in
-                                                  retriever.search(q.body, 10, rerank=True)]
+        again = retriever.search(q.body, SearchParams(k=10, rerank=True)).hits
+        differs += [h.chunk_id for h in hits] != [h.chunk_id for h in again]
     assert differs >= 1
 
 
@@ -115,7 +116,7 @@ def test_any_cross_encoder_path_loads(tmp_path):
                         num_attention_heads=2, intermediate_size=64, num_labels=1)
     BertForSequenceClassification(config).save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
-    tiny = CrossEncoderReranker(str(tmp_path), precision="fp32")
+    tiny = CrossEncoderReranker.load(str(tmp_path), precision="fp32")
     scores = tiny.score("aspirin", ["aspirin lowers fever", "statins and myalgia"])
     assert scores.shape == (2,) and np.isfinite(scores).all()
 
@@ -198,7 +199,7 @@ def _answer_text(data: dict, qid: str) -> str:
 
 
 def _loads_and_scores(folder) -> None:
-    loaded = CrossEncoderReranker(str(folder), precision="fp32")
+    loaded = CrossEncoderReranker.load(str(folder), precision="fp32")
     scores = loaded.score("Which gene is mutated in cystic fibrosis?",
                           ["CFTR mutations cause cystic fibrosis.", "Statins lower LDL."])
     assert scores.shape == (2,) and np.isfinite(scores).all()

@@ -8,6 +8,7 @@ import random
 import numpy as np
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
+from langchain_tests.integration_tests import RetrieversIntegrationTests
 from rank_bm25 import BM25Okapi
 
 from clinrag.settings import load_settings
@@ -17,7 +18,8 @@ from ingest.store import IndexStore
 from ingest.tokenize import tokenize
 from retriever.fusion import fuse_rerank, rrf
 from retriever.hybrid import QueryError, Retriever
-from retriever.types import Filters
+from retriever.langchain import ClinragLangChainRetriever
+from retriever.types import Filters, SearchParams
 from tests.conftest import SAMPLE
 
 
@@ -73,7 +75,7 @@ QUESTION = "Do SGLT2 inhibitors reduce hospitalisation for heart failure?"
 @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
 def test_each_mode_finds_the_answering_abstract(demo, mode):
     _, retriever = demo
-    hits = retriever.search(QUESTION, 5, mode=mode)
+    hits = retriever.search(QUESTION, SearchParams(k=5, mode=mode)).hits
     assert hits[0].doc_id == "pubmed:90000002"
     hit = hits[0]
     page = retriever.generation.pages[
@@ -85,41 +87,60 @@ def test_each_mode_finds_the_answering_abstract(demo, mode):
 
 def test_hybrid_hits_carry_both_stage_scores(demo):
     _, retriever = demo
-    hits = retriever.search(QUESTION, 3, mode="hybrid")
+    hits = retriever.search(QUESTION, SearchParams(k=3, mode="hybrid")).hits
     assert {"rrf", "dense", "bm25"} <= set(hits[0].scores)
     assert [h.rank for h in hits] == [1, 2, 3]
 
 
 def test_filters_apply_before_fusion(demo):
     _, retriever = demo
-    hits = retriever.search("heart failure", 10, filters=Filters(year_min=2020, year_max=2022))
+
+    def search(query: str, filters: Filters):
+        return retriever.search(query, SearchParams(k=10, filters=filters)).hits
+
+    hits = search("heart failure", Filters(year_min=2020, year_max=2022))
     assert hits and all(2020 <= h.year <= 2022 for h in hits)
-    hits = retriever.search("heart failure", 10, filters=Filters(sources=("pdf",)))
+    hits = search("heart failure", Filters(sources=("pdf",)))
     assert hits and all(h.source == "pdf" for h in hits)
-    hits = retriever.search("trial", 10, filters=Filters(publication_types=("Meta-Analysis",)))
+    hits = search("trial", Filters(publication_types=("Meta-Analysis",)))
     assert hits and all("Meta-Analysis" in h.publication_types for h in hits)
-    hits = retriever.search("heart failure", 10, filters=Filters(doc_ids=("pubmed:90000005",)))
+    hits = search("heart failure", Filters(doc_ids=("pubmed:90000005",)))
     assert {h.doc_id for h in hits} == {"pubmed:90000005"}
-    hits = retriever.search("omega-3 atrial fibrillation surgery", 10,
-                            filters=Filters(exclude_retracted=True))
+    hits = search("omega-3 atrial fibrillation surgery", Filters(exclude_retracted=True))
     assert hits and not any(h.retracted for h in hits)
-    assert retriever.search("heart failure", 10, filters=Filters(year_min=3000)) == []
+    assert search("heart failure", Filters(year_min=3000)) == []
 
 
-def test_per_document_cap(demo):
+def test_per_document_cap_and_depth_are_per_call(demo):
     settings, retriever = demo
     query = "apixaban dose in atrial fibrillation with chronic kidney disease"
-    capped = retriever.search(query, 10)
+    capped = retriever.search(query, SearchParams(k=10)).hits
     counts = {}
     for hit in capped:
         counts[hit.doc_id] = counts.get(hit.doc_id, 0) + 1
     assert max(counts.values()) <= settings.retrieve.max_per_doc
-    retriever.config = settings.retrieve.model_copy(update={"max_per_doc": 1})
-    try:
-        single = retriever.search(query, 10)
-        assert len({h.doc_id for h in single}) == len(single)
-    finally:
-        retriever.config = settings.retrieve
+    assert max(counts.values()) > 1          # so the cap of 1 below changes something
+    single = retriever.search(query, SearchParams(k=10, max_per_doc=1)).hits
+    assert len({h.doc_id for h in single}) == len(single)
+    # The call changed nothing for the next one: the configured cap applies again.
+    assert [h.chunk_id for h in retriever.search(query, SearchParams(k=10)).hits] == \
+        [h.chunk_id for h in capped]
+    shallow = retriever.search(query, SearchParams(k=3, mode="bm25", depth=3))
+    assert len(shallow.hits) <= 3 and shallow.trace.candidates["bm25"] <= 3
+    assert retriever.search(query, SearchParams(k=3, mode="bm25")).trace.candidates["bm25"] > 3
+
+
+def test_search_params_are_checked():
+    for bad in ({"k": 0}, {"depth": -1}, {"max_per_doc": 1.5}, {"k": True}, {"mode": "dens"}):
+        with pytest.raises(ValueError, match="search parameter"):
+            SearchParams(**bad)
+
+
+def test_the_trace_is_returned_not_kept(demo):
+    _, retriever = demo
+    result = retriever.search(QUESTION, SearchParams(k=3, mode="bm25"))
+    assert set(result.trace.timings_ms) == {"bm25", "fuse"}
+    assert not hasattr(retriever, "trace")
 
 
 def test_bad_queries_are_refused(demo):
@@ -129,7 +150,7 @@ def test_bad_queries_are_refused(demo):
     with pytest.raises(QueryError):
         retriever.search("x" * 5000)
     with pytest.raises(QueryError):
-        retriever.search(QUESTION, rerank=True)  # no reranker loaded here
+        retriever.search(QUESTION, SearchParams(rerank=True))  # no reranker loaded here
 
 
 def test_embedder_mismatch_is_a_clear_error(demo, embedder):
@@ -187,3 +208,40 @@ def test_search_cli_json(demo, capsys):
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and len(out["hits"]) == 3 and out["hits"][0]["doc_id"] == "pubmed:90000002"
     assert main(["", "--index", str(settings.index_dir), "--no-rerank"]) == 1
+
+
+class TestLangChainStandardRetriever(RetrieversIntegrationTests):
+    """LangChain's own standard retriever tests (``langchain-tests``) on the demo index:
+    ``k`` in the constructor and per ``invoke`` (before: 10 documents either way), sync and
+    async invocation."""
+
+    @pytest.fixture(autouse=True)
+    def _demo_retriever(self, demo):
+        self._retriever = demo[1]
+
+    @property
+    def retriever_constructor(self) -> type[ClinragLangChainRetriever]:
+        return ClinragLangChainRetriever
+
+    @property
+    def retriever_constructor_params(self) -> dict:
+        return {"retriever": self._retriever}
+
+    @property
+    def retriever_query_example(self) -> str:
+        return QUESTION
+
+
+def test_langchain_adapter_passes_search_parameters(demo):
+    _, retriever = demo
+    lc = retriever.as_langchain_retriever(k=5, max_per_doc=1, mode="bm25")
+    docs = lc.invoke("heart failure")
+    assert len(docs) == 5 and len({d.metadata["doc_id"] for d in docs}) == 5
+    assert all("dense" not in d.metadata["scores"] for d in docs)
+    narrowed = lc.invoke("heart failure", filters=Filters(doc_ids=("pubmed:90000005",)), k=2,
+                         mode="hybrid")
+    assert [d.metadata["doc_id"] for d in narrowed] == ["pubmed:90000005"]
+    with pytest.raises(ValueError, match="unknown search parameter"):
+        retriever.as_langchain_retriever(top_k=3)
+    with pytest.raises(ValueError, match="unknown search parameter"):
+        lc.invoke("heart failure", top_k=3)

@@ -200,3 +200,50 @@ def test_ingest_by_upload_and_by_path_swaps_the_generation(served, tmp_path):
     assert client.post("/v1/ingest", json={"paths": ["../af.pdf"]},
                        headers=A).status_code == 400
     assert client.post("/v1/ingest", json={"paths": ["af.pdf"]}, headers=R).status_code == 403
+
+
+class _BothSearchFirst:
+    """The answerer's retriever, made to finish two searches before either request goes on:
+    the interleaving under which a trace kept on a shared retriever (as before) is reported
+    by the wrong request."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        self._barrier = __import__("threading").Barrier(2, timeout=60)
+
+    def search(self, *args, **kwargs):
+        result = self._inner.search(*args, **kwargs)
+        self._barrier.wait()
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+def test_concurrent_requests_report_their_own_timings_and_evidence(served):
+    """Two questions at once on the server's two workers: one filtered to a year with no
+    paper (no passage, so nothing reranked), one to a single paper. Each answer's retrieval
+    timings and evidence must be its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    app, _, client = served
+    answerer = app.state.live.get()
+    plain = answerer.retriever
+    answerer.retriever = _BothSearchFirst(plain)
+    bodies = [{"question": QUESTION, "filters": {"year_min": 2999}},
+              {"question": QUESTION, "filters": {"doc_ids": ["pubmed:90000002"]}}]
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            responses = list(pool.map(
+                lambda body: client.post("/v1/ask", json=body, headers=R), bodies))
+    finally:
+        answerer.retriever = plain
+    none, one = (r.json() for r in responses)
+    assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
+    assert none["abstained"] and none["evidence"] == []
+    assert "retrieve.rerank" not in none["timings_ms"], none["timings_ms"]   # nothing to rerank
+    assert one["evidence"] and {e["doc_id"] for e in one["evidence"]} == {"pubmed:90000002"}
+    assert "retrieve.rerank" in one["timings_ms"] and "retrieve.bm25" in one["timings_ms"]
+    for answer in (none, one):
+        steps = sum(v for k, v in answer["timings_ms"].items() if k.startswith("retrieve."))
+        assert steps <= answer["timings_ms"]["retrieve"] + 1.0, answer["timings_ms"]

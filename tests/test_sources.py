@@ -291,3 +291,27 @@ def test_parse_workers_get_the_extractor_setting_from_the_command_line():
         (outcome,) = list(pool.parse([path]))
     assert outcome.error is None
     assert {p.extractor for p in outcome.loaded.documents[0].pages} == {"pypdfium2"}
+
+
+def test_a_bioasq_url_with_a_trailing_slash_names_the_same_document_everywhere(tmp_path):
+    """Ingest, evaluation and training read a BioASQ document URL the same way; before, a
+    URL ending in '/' was refused by ingest and accepted by the evaluation."""
+    from eval.datasets import load_benchmark
+    from retriever.bioasq import load_questions
+
+    url = "http://www.ncbi.nlm.nih.gov/pubmed/23001136/"
+    snippet = {"document": url, "text": "Dapagliflozin lowered HbA1c.", "beginSection":
+               "abstract", "endSection": "abstract", "offsetInBeginSection": 0,
+               "offsetInEndSection": 28}
+    question = {"id": "q1", "body": "Does dapagliflozin lower HbA1c?", "type": "yesno",
+                "documents": [url, "http://www.ncbi.nlm.nih.gov/pubmed/23001136"],
+                "snippets": [snippet], "exact_answer": "yes", "ideal_answer": ["Yes."]}
+    path = tmp_path / "bioasq" / "1B1_golden.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"questions": [question]}))
+    loaded = load_benchmark_json(path)
+    assert not loaded.rejected and [d.doc_id for d in loaded.documents] == ["pubmed:23001136"]
+    example = load_benchmark("bioasq", path).examples[0]
+    assert example.relevant_doc_ids == ("pubmed:23001136",)
+    assert example.gold_snippets[0].doc_id == "pubmed:23001136"
+    assert load_questions(path.parent)[0].gold_doc_ids == ("pubmed:23001136",)

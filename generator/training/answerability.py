@@ -40,6 +40,7 @@ from clinrag.settings import load_settings
 from generator.answerability import FEATURES, AnswerabilityGate, AnswerabilitySignals
 from generator.training.corpus import add_corpus_args, ensure_corpus_index
 from generator.training.pubmedqa import load_pubmedqa, split_records
+from retriever.types import SearchParams
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
@@ -78,8 +79,8 @@ def collect(retriever, verdict, items: list[Item], evidence_k: int) -> list[dict
     for item in items:
         vector = retriever.embedder.encode([item.question])[0]
         # Deep enough that the evidence without the sources still has evidence_k passages.
-        hits = retriever.search(item.question, evidence_k + 7 + min(len(item.sources), 25),
-                                query_vector=vector)
+        depth = evidence_k + 7 + min(len(item.sources), 25)
+        hits = retriever.search(item.question, SearchParams(k=depth), query_vector=vector).hits
         sets = {"removed": [h for h in hits if h.doc_id not in item.sources][:evidence_k]}
         if item.sources & {h.doc_id for h in hits[:evidence_k]}:
             sets["answerable"] = hits[:evidence_k]

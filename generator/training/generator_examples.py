@@ -13,6 +13,7 @@ import re
 from dataclasses import asdict
 
 from generator.prompt import NO_ANSWER
+from generator.sentences import citation_numbers, passage_sentences
 from generator.training.pubmedqa import PubMedQARecord
 from generator.types import Source
 
@@ -20,16 +21,10 @@ _WORD = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
 _STOP = frozenset(
     "a an and are as at be by for from has have in is it its of on or that the this to was "
     "were which with we our not no than there these those may can".split())
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\[])")
-CITATION = re.compile(r"\[(\d+)\]")
 
 
 def words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1}
-
-
-def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(" ".join(text.split())) if s.strip()]
 
 
 def cite_sentence(sentence: str, own: list[Source]) -> list[int]:
@@ -81,7 +76,7 @@ def make_example(record: PubMedQARecord, pool: list[PubMedQARecord], rng: random
     sources = _numbered(rng.sample(mixed, len(mixed)))
     own_ids = {s.chunk_id for s in own}
     numbered_own = [s for s in sources if s.chunk_id in own_ids]
-    sentences = split_sentences(record.long_answer)[:3] or [record.long_answer]
+    sentences = passage_sentences(record.long_answer)[:3] or [record.long_answer]
     target = " ".join(with_citations(s, cite_sentence(s, numbered_own)) for s in sentences)
     return sources, target
 
@@ -103,7 +98,7 @@ def build_examples(records: list[PubMedQARecord], pool: list[PubMedQARecord], se
 
 def citation_share(answer: str, n_sources: int) -> tuple[int, int]:
     """(sentences carrying at least one citation within 1..n_sources, sentences)."""
-    sentences = split_sentences(answer)
+    sentences = passage_sentences(answer)
     ok = sum(1 for s in sentences
-             if any(1 <= int(n) <= n_sources for n in CITATION.findall(s)))
+             if any(1 <= n <= n_sources for n in citation_numbers(s)))
     return ok, len(sentences)

@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from generator.sentences import passage_sentences
 from generator.training.hard_negatives import distortions
 from generator.training.held_out import faithfulness_documents
 from generator.training.pubmedqa import PubMedQARecord, record_split
 from generator.verdict import VERDICT_LABELS, evidence_text
 from retriever.bioasq import Question, question_split
-from retriever.types import Filters
+from retriever.types import Filters, SearchParams
 
 if TYPE_CHECKING:  # the config lives with the trainer, which imports this module
     from generator.training.heads_train import HeadConfig
@@ -52,8 +53,8 @@ class Mined:
 # -- mining ------------------------------------------------------------------------------
 def _gold_passages(retriever, query: str, gold: tuple[str, ...], n: int,
                    vector: np.ndarray | None = None) -> list[str]:
-    hits = retriever.search(query, n, mode="hybrid", rerank=False,
-                            filters=Filters(doc_ids=gold), query_vector=vector)
+    params = SearchParams(k=n, mode="hybrid", rerank=False, filters=Filters(doc_ids=gold))
+    hits = retriever.search(query, params, query_vector=vector).hits
     return [retriever.passage_of(h.chunk_id) for h in hits]
 
 
@@ -74,8 +75,8 @@ def mine_verdict(retriever, records: list[PubMedQARecord], questions: list[Quest
     n = config.evidence_passages
     vectors = retriever.embedder.encode([item[1] for item in items])  # one batched pass
     for (qid, question, gold, label, split_name), vector in zip(items, vectors):
-        hits = retriever.search(question, config.depth, mode="hybrid", rerank=False,
-                                query_vector=vector)
+        params = SearchParams(k=config.depth, mode="hybrid", rerank=False)
+        hits = retriever.search(question, params, query_vector=vector).hits
         gold_set = set(gold)
         top = hits[:n]
         if any(h.doc_id in gold_set for h in top):
@@ -92,10 +93,9 @@ def mine_verdict(retriever, records: list[PubMedQARecord], questions: list[Quest
     return mined
 
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
 _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(" ".join(text.split())) if len(s.strip()) > 20]
+    return [s for s in passage_sentences(text) if len(s) > 20]
 
 
 def _overlap(sentence: str, passage: str) -> float:
@@ -138,7 +138,8 @@ def mine_support(retriever, records: list[PubMedQARecord], questions: list[Quest
             if _overlap(claim, best) < 0.35:
                 continue  # the gold documents do not visibly carry this sentence
             mined.add(split_name, Pair(claim, best, 1, qid, "gold"))
-            hits = retriever.search(claim, config.depth, mode="bm25", rerank=False)
+            hits = retriever.search(claim, SearchParams(k=config.depth, mode="bm25",
+                                                        rerank=False)).hits
             other = next((h for h in hits if h.doc_id not in gold_set), None)
             if other is not None:
                 mined.add(split_name, Pair(claim, retriever.passage_of(other.chunk_id), 0, qid,

@@ -36,6 +36,7 @@ from generator.training.hard_negatives import negated
 from generator.training.heads_mining import Mined, Pair, sentences
 from generator.training.pubmedqa import PubMedQARecord, record_split
 from retriever.bioasq import Question, question_split, temporal_split
+from retriever.types import SearchParams
 
 STANCE_LABELS = ("yes", "no", "none")
 _ID = {label: i for i, label in enumerate(STANCE_LABELS)}
@@ -75,7 +76,7 @@ def _bioasq(retriever, questions: list[Question], mined: Mined, rng: random.Rand
             mined.add(side, Pair(q.body, snippet, _ID[answer], q.qid, "bioasq snippet"))
         gold = set(q.gold_doc_ids)
         if retriever is not None:
-            hits = retriever.search(q.body, 10, mode="bm25", rerank=False)
+            hits = retriever.search(q.body, SearchParams(k=10, mode="bm25", rerank=False)).hits
             other = [h for h in hits if h.doc_id not in gold][:2]
             for hit in other:
                 found = sentences(retriever.passage_of(hit.chunk_id))

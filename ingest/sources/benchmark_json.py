@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from clinrag.pubmed_ids import pmid_of
 from clinrag.records import Document, Heading, Page, placeholder_title
 from ingest.errors import SourceError
 from ingest.normalize import normalize_text
 from ingest.sources import Loaded, Rejected
 from ingest.sources.decode import decode_utf8
-
-_PMID_URL = re.compile(r"(\d+)\s*$")
-
 
 def load_benchmark_json(path: Path) -> Loaded:
     try:
@@ -144,10 +141,10 @@ def _drop_contained(keys: list[tuple[str, int, str]]) -> list[tuple[str, int, st
 
 
 def _pmid(url: str) -> str:
-    match = _PMID_URL.search(str(url))
-    if not match:
+    pmid = pmid_of(url)
+    if pmid is None:
         raise SourceError("parse_error", f"snippet document {url!r} has no PubMed id")
-    return match.group(1)
+    return pmid
 
 
 # -- SQuAD format --------------------------------------------------------------------------------

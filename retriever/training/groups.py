@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from ingest.sources.benchmark_json import SquadQuestion
 from retriever.bioasq import Question
 from retriever.spans import chunk_span, holds_span
+from retriever.types import SearchParams
 
 
 ABSTRACTS, FULLTEXT = "abstracts (BioASQ)", "full text (COVID-QA)"
@@ -49,7 +50,7 @@ class Mined:
 
 
 def _candidates(retriever, query: str, depth: int):
-    return retriever.search(query, depth, mode="hybrid", rerank=False)
+    return retriever.search(query, SearchParams(k=depth, mode="hybrid", rerank=False)).hits
 
 
 def _add(mined: Mined, qid: str, query: str, labelled: list[tuple[str, str, int]]) -> None:
