@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from clinrag.settings import load_settings
-from generator.training.pubmedqa import load_pubmedqa, split_records
+from clinrag.pubmedqa import load_pubmedqa, split_records
 from generator.verdict import VerdictModel
 from retriever.hybrid import Retriever
 from retriever.types import SearchParams

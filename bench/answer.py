@@ -2,7 +2,7 @@
 
 Setting (question only, evidence retrieved): the corpus is the 500 PubMedQA PQA-L abstracts
 plus every BioASQ 7B-10B snippet document as distractors (~11.5k documents), indexed by
-`ingest run`. Questions: the PubMedQA validation split (generator/training/pubmedqa.py), never
+`ingest run`. Questions: the PubMedQA validation split (clinrag/pubmedqa.py), never
 trained on by the verdict, support or generator models.
 
 - answerable: each validation question against the full corpus -> verdict accuracy and
@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from clinrag.settings import load_settings  # noqa: E402
-from generator.training.pubmedqa import load_pubmedqa, split_records  # noqa: E402
+from clinrag.pubmedqa import load_pubmedqa, split_records  # noqa: E402
 
 
 def build_indexes(index: Path, removed: Path, pubmedqa: Path, bioasq: Path,

@@ -6,7 +6,7 @@ Index: the PubMedQA* corpus (the 500 PubMedQA abstracts and every BioASQ 7B-10B 
 document, built by `clinrag train` / bench/answer.py with generator/training/corpus.py).
 Questions, question only (the evidence is retrieved):
 
-- PubMedQA test split (generator/training/pubmedqa.py; no model or threshold chosen on it);
+- PubMedQA test split (clinrag/pubmedqa.py; no model or threshold chosen on it);
 - BioASQ 10B yes/no questions (the newest year in the shared data); ``--bioasq-round 9B`` is
   the round the answer rules were developed on, so 10B stays the one reported.
 
@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from clinrag.settings import load_settings  # noqa: E402
-from generator.training.pubmedqa import load_pubmedqa, split_records  # noqa: E402
+from clinrag.pubmedqa import load_pubmedqa, split_records  # noqa: E402
 from retriever.bioasq import load_questions, temporal_split  # noqa: E402
 
 MODES = ("default", "extractive")

@@ -3,9 +3,9 @@
 A mixed corpus is generated (PubMed XML, text, Markdown, JSONL, small PDFs made with fpdf2, and
 broken files of every kind). Writers are then killed with SIGKILL again and again:
 
-- at every named checkpoint (``CLINRAG_KILL_AT``: after a parsed file, after embedding, and at
-  each step of writing a generation: staged, half the tables, tables, indexes, manifest,
-  renamed, switched),
+- at every named checkpoint (``ingest/store/faults.py``: after a parsed file, after embedding,
+  and at each step of writing a generation: staged, half the tables, tables, indexes,
+  manifest, renamed, switched),
 - at a random time during the run (parse, chunk, embed),
 - at a random time inside the commit (a timer started when writing the generation begins).
 

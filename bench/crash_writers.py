@@ -45,7 +45,9 @@ def forked_run(corpus: Path, settings, embedder, kill: Kill, commit_s: float) ->
 
             torch.set_num_threads(1)
             if kill.how in CHECKPOINTS:
-                os.environ["CLINRAG_KILL_AT"] = kill.how
+                from ingest.store import faults
+
+                faults.arm(kill.how)
             if kill.how == "commit-time":
                 from ingest.store.writer import Writer
 
@@ -89,13 +91,12 @@ def forked_run(corpus: Path, settings, embedder, kill: Kill, commit_s: float) ->
 def cli_run(corpus: Path, index: Path, kill: Kill) -> None:
     """Run ``python -m ingest.cli run`` as its own process and SIGKILL it."""
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
-    env.pop("CLINRAG_KILL_AT", None)
-    if kill.how in CHECKPOINTS:
-        env["CLINRAG_KILL_AT"] = kill.how
+    # The faults module arms the step (none for kills by time) and runs `ingest` as usual.
+    step = kill.how if kill.how in CHECKPOINTS else "none"
     start = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "ingest.cli", "run", str(corpus), "--index",
-                             str(index), "--quiet"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", "ingest.store.faults", step, "run",
+                             str(corpus), "--index", str(index), "--quiet"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         proc.wait(timeout=kill.delay_s if kill.how == "time" else 600)
     except subprocess.TimeoutExpired:

@@ -84,7 +84,8 @@ def main() -> int:
     tokens = [tokenize(text, config) for text in texts]
     tokenize_s = time.perf_counter() - t
     t = time.perf_counter()
-    engine = BM25Engine(SparseIndex.empty().updated(np.zeros(0, dtype=np.int64), tokens), config)
+    engine = BM25Engine.build(SparseIndex.empty().updated(np.zeros(0, dtype=np.int64), tokens),
+                              config)
     ours_build = time.perf_counter() - t
     t = time.perf_counter()
     reference = BM25Okapi(tokens)

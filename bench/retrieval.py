@@ -103,7 +103,7 @@ def tokenizer_variants(index: Path, data: Path, split_name: str, limit: int | No
                          "stopwords+stem": TokenizerConfig(True, True)}.items():
         sparse = SparseIndex.empty().updated(np.zeros(0, dtype=np.int64),
                                              [tokenize(t, config) for t in texts])
-        engine = BM25Engine(sparse, config)
+        engine = BM25Engine.build(sparse, config)
         run = {}
         for q in questions:
             top, scores = engine.search(q.body, 400)

@@ -7,7 +7,7 @@ retrieves it (hybrid + reranker, ``answer.evidence_k`` passages):
 
 - BioASQ 10B yes/no, halved by the temporal split (retriever/bioasq.py): ``10B-val`` (52) to
   choose on, ``10B-test`` (71) to report once; no 10B answer was trained on.
-- PubMedQA PQA-L validation (56) and test (58) (generator/training/pubmedqa.py).
+- PubMedQA PQA-L validation (56) and test (58) (clinrag/pubmedqa.py).
 
 Steps: (1) evidence per question, cached in data/cache/stance_evidence.json (it quotes the
 shared data, so it is not committed); (2) every sentence of the evidence scored by the stance
@@ -41,7 +41,7 @@ from clinrag.settings import load_settings  # noqa: E402
 from generator.evidence_stance import (PaperInfo, SentenceStance,  # noqa: E402
                                        StanceModel, StanceVerdict, VerdictRule,
                                        evidence_sentences, stance_verdict)
-from generator.training.pubmedqa import load_pubmedqa, split_records  # noqa: E402
+from clinrag.pubmedqa import load_pubmedqa, split_records  # noqa: E402
 from generator.verdicts import off_topic_silenced  # noqa: E402
 from generator.training.stance_mining import yes_no_answer  # noqa: E402
 from retriever.bioasq import load_questions, temporal_split  # noqa: E402

@@ -9,12 +9,12 @@ inference costs the same as the plain base model. Only safetensors are read: no 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from clinrag.models import model_revision, resolve_model
+from clinrag.process import setup_process
 
 REPO_MODELS = Path(__file__).resolve().parent.parent / "data" / "models"
 
@@ -48,14 +48,11 @@ def load_sequence_classifier(spec: str | Path, name: str, *, num_labels: int,
                              models_dir: Path | None = None) -> LoadedClassifier:
     """``spec``: "default" (the shipped/trained adapter), an adapter folder, or any HF
     sequence-classification checkpoint name or path."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # Quiet loaders (clinrag/process.py): the base checkpoint has no classifier head (the
+    # adapter brings it), and the "newly initialized" warning would alarm users at every start.
+    setup_process()
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()
-    # The base checkpoint has no classifier head (the adapter brings it): silence the
-    # "newly initialized" warning that would otherwise alarm users at every start.
-    hf_logging.set_verbosity_error()
     path = default_adapter_path(name, models_dir) if str(spec) == "default" else Path(str(spec))
     config = adapter_config(path, name) if path.exists() else None
     if config is not None and config.get("kind") == "full":

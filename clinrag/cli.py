@@ -39,8 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import importlib
 
+    from clinrag.process import setup_process
     from clinrag.settings import SettingsError
 
+    setup_process()   # before any stage imports a model library (docs/runtime.md)
     module = importlib.import_module(command[0])
     try:
         return module.main(argv[1:], prog=f"clinrag {argv[0]}")

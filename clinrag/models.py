@@ -10,9 +10,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
-import os
 from pathlib import Path
 
+from clinrag.process import setup_process
 from clinrag.settings import DEFAULT_EMBEDDER
 
 _PACKAGED = {
@@ -41,7 +41,7 @@ def resolve_model(name_or_path: str) -> Path | str:
     if path.exists():
         return path
     # A hub name: honour the user's cache but never reach the network implicitly.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    setup_process()
     return name_or_path
 
 

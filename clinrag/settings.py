@@ -27,7 +27,7 @@ DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
 # clinrag's environment variables that are not settings; a name here followed by "_" is not
 # one either (CLINRAG_SERVE_* is the server's config, checked by server/config.py).
 NOT_SETTINGS = frozenset({
-    "CLINRAG_CONFIG", "CLINRAG_SHARED_DATA", "CLINRAG_KILL_AT", "CLINRAG_THREADS",
+    "CLINRAG_CONFIG", "CLINRAG_SHARED_DATA", "CLINRAG_THREADS",
     "CLINRAG_API_KEYS", "CLINRAG_LLM_API_KEY", "CLINRAG_ARTEFACTS", "CLINRAG_SERVE",
 })
 

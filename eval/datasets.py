@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from clinrag.pubmed_ids import pubmed_doc_id
+from clinrag.pubmedqa import PubMedQAFormatError, read_pubmedqa
 
 BenchmarkName = Literal["pubmedqa", "bioasq", "squad", "jsonl"]
 QType = Literal["yesno", "factoid", "list", "summary", "multiple_choice", "open"]
@@ -115,27 +116,14 @@ def files_hash(files: list[Path]) -> str:
 
 # -- PubMedQA ----------------------------------------------------------------------------------
 def pubmedqa_examples(data: Any, where: str = "pubmedqa") -> list[Example]:
-    if not isinstance(data, dict) or not data:
-        raise DatasetError(f"{where}: expected a JSON object of PMID -> record (ori_pqal.json)")
-    examples = []
-    for pmid, record in data.items():
-        name = f"{where}: PMID {pmid}"
-        if not isinstance(record, dict):
-            raise DatasetError(f"{name}: record is not an object")
-        question = _text(record, "QUESTION", name)
-        contexts = record.get("CONTEXTS")
-        if not isinstance(contexts, list) or not contexts:
-            raise DatasetError(f"{name}: missing field 'CONTEXTS' (a non-empty list)")
-        decision = str(_field(record, "final_decision", name)).strip().lower()
-        if decision not in ("yes", "no", "maybe"):
-            raise DatasetError(f"{name}: final_decision {decision!r} is not yes/no/maybe")
-        long_answer = str(record.get("LONG_ANSWER") or "").strip()
-        examples.append(Example(
-            id=str(pmid), question=question, qtype="yesno", gold=decision,
-            ideal=(long_answer,) if long_answer else (),
-            relevant_doc_ids=(f"pubmed:{pmid}",),
-            contexts=tuple(str(c) for c in contexts)))
-    return examples
+    """Every record as a yes/no/maybe question (read by clinrag/pubmedqa.py)."""
+    try:
+        records = read_pubmedqa(data, where)
+    except PubMedQAFormatError as exc:
+        raise DatasetError(str(exc)) from None
+    return [Example(id=r.pmid, question=r.question, qtype="yesno", gold=r.decision,
+                    ideal=(r.long_answer,) if r.long_answer else (),
+                    relevant_doc_ids=(r.doc_id,), contexts=r.contexts) for r in records]
 
 
 # -- BioASQ ------------------------------------------------------------------------------------

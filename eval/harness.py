@@ -30,8 +30,9 @@ from eval.corpus import CorpusView, cached_index, ensure_index
 from eval.datasets import Benchmark, Example, load_benchmark
 from eval.retrieval import write_trec, ranking_scores
 from eval.runfolder import RunFolder
+from eval.question_run import run_example
 from eval.summary import summarize
-from retriever.types import Filters, SearchParams
+from retriever.types import SearchParams
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +98,49 @@ class EvalResult:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class _Run:
+    """What one evaluation run is: its questions, its index and the settings it runs under
+    (``retrieve.max_per_doc`` from ``--max-per-doc``, ``index`` the corpus index)."""
+
+    config: EvalConfig
+    settings: Settings
+    benchmark: Benchmark
+    examples: list[Example]
+    index_dir: Path
+    mode: str
+    rerank: bool
+    embedder: Any
+    started: float
+
+
+@dataclass
+class _Tools:
+    """What answers the run's questions: one opened retriever asked with per-call
+    parameters, the answerer and the citation judge (None where the run needs none)."""
+
+    retriever: Any
+    corpus: CorpusView
+    doc_params: SearchParams | None
+    passage_params: SearchParams | None
+    answerer: Any
+    judge: Judge | None
+    components: dict[str, Any]
+
+
 def evaluate(config: EvalConfig, settings: Settings, *, answerer=None,
              judge: Judge | None | Literal["auto"] = "auto", retriever=None) -> EvalResult:
-    """Run ``config`` and write its folder; returns the metrics."""
+    """Run ``config`` and write its folder; returns the metrics. The stages: read the
+    benchmark and find or build its index, open (or resume) the run folder, load what
+    answers, answer every question not yet done, summarise and write the report."""
+    run = _prepare(config, settings, retriever)
+    folder, todo, resumed = _open_folder(run, judge)
+    tools = _load(run, folder, bool(todo), retriever, answerer, judge)
+    _answer_all(run, tools, folder, todo, resumed)
+    return _report(run, tools, folder, resumed)
+
+
+def _prepare(config: EvalConfig, settings: Settings, retriever) -> _Run:
     started = time.perf_counter()
     if config.setting not in ("retrieval", "context"):
         raise HarnessError(f"unknown setting {config.setting!r} (retrieval, context)")
@@ -126,23 +167,26 @@ def evaluate(config: EvalConfig, settings: Settings, *, answerer=None,
     if config.max_per_doc is not None:
         settings = settings.model_copy(update={"retrieve": settings.retrieve.model_copy(
             update={"max_per_doc": config.max_per_doc})})
-    rank_retrieval = config.setting == "retrieval"
-    if not config.answers:
-        answerer = None
+    return _Run(config, settings, benchmark, examples, index_dir, mode, rerank, embedder,
+                started)
 
-    # Refuse a folder of other settings before any model is loaded.
+
+def _open_folder(run: _Run, judge) -> tuple[RunFolder, list[Example], int]:
+    """The run folder, refused if it holds a run of other settings (before any model is
+    loaded), and the questions it has not answered yet."""
     from ingest.store import IndexStore
 
+    config, settings = run.config, run.settings
     out = Path(config.out) if config.out else (settings.home / "cache" / "eval" / "runs"
                                                 / config.run_name(settings))
     folder = RunFolder(out)
     identity = {
-        "benchmark": benchmark.name, "data_hash": benchmark.data_hash,
-        "setting": config.setting, "mode": mode, "rerank": rerank,
+        "benchmark": run.benchmark.name, "data_hash": run.benchmark.data_hash,
+        "setting": config.setting, "mode": run.mode, "rerank": run.rerank,
         "verify": config.verify, "answers": config.answers, "depth": config.depth,
         "rank_documents": config.rank_documents,
-        "split": config.split, "index": str(index_dir),
-        "index_generation": IndexStore(index_dir).current_name(),
+        "split": config.split, "index": str(run.index_dir),
+        "index_generation": IndexStore(run.index_dir).current_name(),
         "settings": settings.model_dump(mode="json", exclude={"index"}),
         "judge": (f"{judge.name}@{judge.version}" if isinstance(judge, Judge) else
                   None if judge is None or not config.answers else
@@ -150,18 +194,25 @@ def evaluate(config: EvalConfig, settings: Settings, *, answerer=None,
     }
     rows = folder.start(identity, fresh=config.fresh)
     done = {str(r["id"]) for r in rows}
-    todo = [e for e in examples if e.id not in done]
-    resumed = len(examples) - len(todo)
+    todo = [e for e in run.examples if e.id not in done]
+    resumed = len(run.examples) - len(todo)
     if resumed:
-        log.info("resuming %s: %d of %d questions already done", out, resumed, len(examples))
+        log.info("resuming %s: %d of %d questions already done", out, resumed,
+                 len(run.examples))
+    return folder, todo, resumed
 
+
+def _load(run: _Run, folder: RunFolder, anything_to_do: bool, retriever, answerer,
+          judge) -> _Tools:
+    config, settings, mode, rerank = run.config, run.settings, run.mode, run.rerank
+    if not config.answers:
+        answerer = None
     if retriever is None:
         from retriever.hybrid import Retriever
 
-        retriever = Retriever.open(settings, embedder=embedder,
+        retriever = Retriever.open(settings, embedder=run.embedder,
                                    reranker="auto" if rerank else None)
-    generation = retriever.generation
-    corpus = CorpusView(generation)
+    rank_retrieval = config.setting == "retrieval"
     # One opened retriever, asked per call: documents ranked one hit per document (deep
     # enough that the cap still leaves config.depth documents); full-text QA asks for a
     # passage inside one paper, ranked the way the answerer sees them (the run's cap).
@@ -173,8 +224,8 @@ def evaluate(config: EvalConfig, settings: Settings, *, answerer=None,
     passage_params = SearchParams(
         k=10, mode=mode, rerank=rerank, max_per_doc=settings.retrieve.max_per_doc,
         depth=settings.retrieve.depth, rerank_top_n=settings.retrieve.rerank_top_n,
-    ) if rank_retrieval and benchmark.name == "squad" else None
-    if config.answers and answerer is None and todo:
+    ) if rank_retrieval and run.benchmark.name == "squad" else None
+    if config.answers and answerer is None and anything_to_do:
         answerer = _open_answerer(settings, retriever)
     if judge == "auto":
         judge = _open_judge(settings, answerer) if answerer is not None else None
@@ -182,24 +233,35 @@ def evaluate(config: EvalConfig, settings: Settings, *, answerer=None,
         "models": _models(retriever, answerer),
         "citation_judge": None if judge is None else {
             "name": judge.name, "version": judge.version, "threshold": judge.threshold}}
-    if todo or not (folder.path / COMPONENTS).exists():
+    if anything_to_do or not (folder.path / COMPONENTS).exists():
         folder.write_json(COMPONENTS, components)
     else:
         # Nothing left to answer, so no answerer was loaded: report the models that ran.
         components = json.loads((folder.path / COMPONENTS).read_text("utf-8"))
+    return _Tools(retriever, CorpusView(retriever.generation), doc_params, passage_params,
+                  answerer, judge, components)
 
+
+def _answer_all(run: _Run, tools: _Tools, folder: RunFolder, todo: list[Example],
+                resumed: int) -> None:
+    """Each question not yet done, appended to the folder as soon as it is (resumable)."""
     from tqdm import tqdm
 
-    bar = tqdm(total=len(examples), initial=resumed, desc=f"eval {benchmark.name}",
-               unit="q", disable=not config.progress, file=sys.stderr)
+    bar = tqdm(total=len(run.examples), initial=resumed, desc=f"eval {run.benchmark.name}",
+               unit="q", disable=not run.config.progress, file=sys.stderr)
     for example in todo:
-        row = _run_example(example, retriever, doc_params, passage_params, answerer, judge,
-                           corpus, config, mode, rerank, benchmark.labels)
+        row = run_example(example, tools.retriever, tools.doc_params, tools.passage_params,
+                          tools.answerer, tools.judge, tools.corpus, run.config, run.mode,
+                          run.rerank, run.benchmark.labels)
         folder.append(row)
         bar.update(1)
     bar.close()
 
-    wanted = {e.id for e in examples}
+
+def _report(run: _Run, tools: _Tools, folder: RunFolder, resumed: int) -> EvalResult:
+    config, benchmark = run.config, run.benchmark
+    generation = tools.retriever.generation
+    wanted = {e.id for e in run.examples}
     rows = [r for r in folder.rows() if str(r["id"]) in wanted]
     summary = summarize(rows, benchmark.labels)
     meta = {
@@ -207,84 +269,19 @@ def evaluate(config: EvalConfig, settings: Settings, *, answerer=None,
         "data_hash": benchmark.data_hash, "questions_in_data": len(benchmark.examples),
         "limit": config.limit, "split": config.split, "questions": len(rows),
         "resumed": resumed,
-        "index": str(index_dir), "index_generation": generation.name,
+        "index": str(run.index_dir), "index_generation": generation.name,
         "index_counts": generation.manifest.get("counts", {}),
-        "mode": mode, "rerank": rerank, "verify": config.verify,
+        "mode": run.mode, "rerank": run.rerank, "verify": config.verify,
         "answers": config.answers, "depth": config.depth,
-        "retrieval_source": "plain retriever run, one hit per document" if rank_retrieval
-        else None,
-        **components,
+        "retrieval_source": "plain retriever run, one hit per document"
+        if config.setting == "retrieval" else None,
+        **tools.components,
         "bootstrap": {"resamples": 1000, "method": "percentile", "interval": 0.95},
-        "runtime_s": round(time.perf_counter() - started, 2),
+        "runtime_s": round(time.perf_counter() - run.started, 2),
         "latency_ms_median": _median_timings(rows),
     }
-    _write_outputs(folder, rows, summary, meta, settings, generation, config, benchmark)
-    return EvalResult(out, summary["metrics"], meta)
-
-
-# -- one question -------------------------------------------------------------------------------
-def _run_example(example: Example, retriever, doc_params: SearchParams | None,
-                 passage_params: SearchParams | None, answerer, judge: Judge | None,
-                 corpus: CorpusView, config: EvalConfig, mode: str, rerank: bool,
-                 labels: tuple[str, ...]) -> dict[str, Any]:
-    from retriever.hybrid import QueryError
-
-    row: dict[str, Any] = {
-        "id": example.id, "question": example.question, "qtype": example.qtype,
-        "gold": example.gold, "relevant_doc_ids": list(example.relevant_doc_ids),
-        "gold_snippets": [list(asdict(s).values()) for s in example.gold_snippets] or None,
-        "timings_ms": {}, "error": None, "scores": {},
-    }
-    if doc_params is not None:
-        t = time.perf_counter()
-        try:
-            hits = retriever.search(example.question, doc_params).hits
-        except QueryError as exc:
-            hits, row["error"] = [], f"retrieval: {exc}"
-        row["timings_ms"]["retrieve"] = round((time.perf_counter() - t) * 1000, 1)
-        row["retrieved"] = [h.doc_id for h in hits]
-        row["retrieved_chunk_ids"] = [h.chunk_id for h in hits[:10]]
-        row["snippet_spans"] = [corpus.span(h) for h in hits[:10]]
-    if passage_params is not None and not row["error"]:
-        t = time.perf_counter()
-        try:
-            passages = retriever.search(example.question, passage_params).hits
-        except QueryError as exc:
-            passages, row["error"] = [], f"passages: {exc}"
-        row["timings_ms"]["passages"] = round((time.perf_counter() - t) * 1000, 1)
-        row["passage_spans"] = [corpus.span(h) for h in passages]
-    if answerer is None:
-        return row
-    kwargs: dict[str, Any] = {"mode": mode, "rerank": rerank, "verify": config.verify,
-                              "max_per_doc": config.max_per_doc}
-    if config.setting == "context":
-        if not example.relevant_doc_ids:
-            row["error"] = "context setting: the question names no gold documents"
-            row.update({"prediction": None, "abstained": False, "confidence": None,
-                        "correct": False if example.qtype in ("yesno", "multiple_choice")
-                        else None})
-            return row
-        kwargs["filters"] = Filters(doc_ids=tuple(example.relevant_doc_ids))
-        kwargs["k"] = min(20, max(1, corpus.chunk_count(example.relevant_doc_ids)))
-        # All of a question's own passages must be able to reach the evidence.
-        kwargs["max_per_doc"] = 20
-    t = time.perf_counter()
-    try:
-        answer = answerer.answer(example.question, **kwargs)
-    except QueryError as exc:
-        row["error"] = f"answer: {exc}"
-        row.update({"prediction": None, "abstained": False, "confidence": None,
-                    "correct": False if example.qtype in ("yesno", "multiple_choice") else None})
-        return row
-    row["timings_ms"]["answer"] = round((time.perf_counter() - t) * 1000, 1)
-    from eval.scoring import score_answer
-
-    t = time.perf_counter()
-    row.update(score_answer(example, answer, judge.score if judge else None,
-                            judge.threshold if judge else 0.5, labels))
-    row["timings_ms"]["judge"] = round((time.perf_counter() - t) * 1000, 1)
-    row["answer"] = answer.to_json()
-    return row
+    _write_outputs(folder, rows, summary, meta, run.settings, generation, config, benchmark)
+    return EvalResult(folder.path, summary["metrics"], meta)
 
 
 def _split_function(benchmark: str) -> Callable[[Example], str]:
@@ -295,7 +292,7 @@ def _split_function(benchmark: str) -> Callable[[Example], str]:
 
         return lambda e: question_split(e.id)
     if benchmark == "pubmedqa":
-        from generator.training.pubmedqa import record_split
+        from clinrag.pubmedqa import record_split
 
         return lambda e: record_split(e.id)
     if benchmark == "squad":

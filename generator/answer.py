@@ -31,21 +31,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clinrag.settings import Settings
-from generator.answerability import AnswerabilityGate, AnswerabilitySignals, GateUnavailable
+from generator.answerability import AnswerabilityGate, AnswerabilitySignals, usable_gate
 from generator.citations import extractive, parse_statements, says_no_answer, verify
 from generator import verdicts
 from generator.evidence_stance import StanceModel, without_title
 from generator.language import language_message, unreadable_script
 from generator.stance import quote_tier
-from generator.study_type import study_type
+from generator.sources import document_paths, source_of
+from generator.turn import Turn
 from generator.types import Answer, Source, Statement
 from generator.verdict import VerdictModel, VerdictPrediction, is_yes_no_question
 from retriever.hybrid import QueryError, Retriever
-from retriever.types import Filters, Hit, Mode, SearchParams
+from retriever.types import Filters, Mode, SearchParams
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Answerer", "QueryError", "answer"]
+
 
 @dataclass
 class _Models:
@@ -67,7 +69,7 @@ class Answerer:
         self.settings = models.settings
         self.retriever = retriever
         self.models = self._model_versions()
-        self._paths = self._document_paths()
+        self._paths = document_paths(retriever.generation) if retriever is not None else {}
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
@@ -98,7 +100,9 @@ class Answerer:
             log.warning("default generator unavailable, answers will be extractive: %s", exc)
             generator = None
         models = _Models(
-            settings=settings, embedder=embedder, reranker=reranker, gate=_open_gate(settings),
+            settings=settings, embedder=embedder, reranker=reranker,
+            gate=usable_gate(answer.answerability_model, settings.models_dir,
+                             settings.embed.model),
             verdict=VerdictModel(answer.verdict_model, models_dir=settings.models_dir,
                                  device=settings.embed.device),
             support=SupportModel.open(settings),
@@ -135,119 +139,151 @@ class Answerer:
     def answer(self, question: str, *, filters: Filters = Filters(), k: int | None = None,
                mode: Mode | None = None, rerank: bool | None = None,
                verify: bool | None = None, max_per_doc: int | None = None) -> Answer:
+        """The stages below, in order, over one ``Turn``; a stage that finds no answer
+        sets ``turn.abstention`` and the answer abstains with what is known so far."""
+        turn = self._turn(question, filters, k, mode, rerank, verify, max_per_doc)
+        for stage in (self._readable, self._retrieve, self._judge, self._gate,
+                      self._read_stances, self._write, self._quote):
+            stage(turn)
+            if turn.abstention is not None:
+                return self._abstain(turn)
+        return self._assemble(turn)
+
+    def _turn(self, question: str, filters: Filters, k: int | None, mode: Mode | None,
+              rerank: bool | None, verify: bool | None, max_per_doc: int | None) -> Turn:
+        """A checked question and what this call asks for (QueryError when unusable)."""
         started = time.perf_counter()
-        config = self.settings.answer
         question = " ".join(str(question).split())
         if not question:
             raise QueryError("empty question")
         if len(question) > self.settings.retrieve.max_query_chars:
             raise QueryError(f"question is {len(question)} characters; the limit is "
                              f"{self.settings.retrieve.max_query_chars}")
-        check = config.verify if verify is None else verify
-        timings: dict[str, float] = {}
-        script = unreadable_script(question)
-        if script is not None:
-            return self._abstain(question, [], None, language_message(script), timings,
-                                 started)
-        empty = self.retriever is None or not self.retriever.generation.chunks
-        if empty:
-            return self._abstain(question, [], None, "the index is empty: nothing has been "
-                                 "ingested yet", timings, started)
-
-        t = time.perf_counter()
-        if rerank is None:
+        config = self.settings.answer
+        if rerank is None and self.retriever is not None:
             rerank = self.settings.retrieve.rerank and self.retriever.reranker is not None
-        # Embedded once for the dense search and the answerability gate (if either runs).
-        dense = (mode or self.settings.retrieve.mode) != "bm25"
-        vector = (self.retriever.embedder.encode([question])[0]
-                  if dense or self._m.gate is not None else None)
         params = SearchParams(k=k or config.evidence_k, mode=mode, rerank=rerank,
                               max_per_doc=max_per_doc, filters=filters)
-        found = self.retriever.search(question, params, query_vector=vector)
-        hits = found.hits
-        timings["retrieve"] = _ms(t)
-        timings.update({f"retrieve.{key}": v for key, v in found.trace.timings_ms.items()})
-        sources = [self._source(i + 1, hit) for i, hit in enumerate(hits)]
-        if not sources:
-            return self._abstain(question, [], None, "no passage matched the question "
-                                 "(and its filters)", timings, started)
-        passages = {s.n: self.retriever.passage_of(s.chunk_id) for s in sources}
+        return Turn(question, params, config.verify if verify is None else verify, started)
 
+    def _readable(self, turn: Turn) -> None:
+        """A question in a script the models cannot read, or an empty index, ends here."""
+        script = unreadable_script(turn.question)
+        if script is not None:
+            turn.abstention = language_message(script)
+        elif self.retriever is None or not self.retriever.generation.chunks:
+            turn.abstention = "the index is empty: nothing has been ingested yet"
+
+    def _retrieve(self, turn: Turn) -> None:
+        """The evidence: ``evidence_k`` passages, numbered 1..n."""
         t = time.perf_counter()
-        prediction = self._m.verdict.predict(question, [passages[s.n] for s in sources])
-        timings["verdict"] = _ms(t)
+        # Embedded once for the dense search and the answerability gate (if either runs).
+        dense = (turn.params.mode or self.settings.retrieve.mode) != "bm25"
+        if dense or self._m.gate is not None:
+            turn.vector = self.retriever.embedder.encode([turn.question])[0]
+        found = self.retriever.search(turn.question, turn.params, query_vector=turn.vector)
+        turn.timings["retrieve"] = _ms(t)
+        turn.timings.update({f"retrieve.{key}": v for key, v in found.trace.timings_ms.items()})
+        turn.hits = found.hits
+        turn.sources = [source_of(i + 1, hit, self._paths.get(hit.doc_id))
+                        for i, hit in enumerate(found.hits)]
+        turn.passages = {s.n: self.retriever.passage_of(s.chunk_id) for s in turn.sources}
+        if not turn.sources:
+            turn.abstention = "no passage matched the question (and its filters)"
+
+    def _judge(self, turn: Turn) -> None:
+        """The verdict model's reading of the question and the top passages."""
         t = time.perf_counter()
-        answerability = self._answerability(question, sources, prediction, vector)
-        timings["answerability"] = _ms(t)
-        if answerability["p_unanswerable"] >= answerability["threshold"]:
-            return self._abstain(question, sources, prediction,
-                                 "the retrieved passages do not appear to answer the question",
-                                 timings, started, answerability=answerability)
-        best = hits[0].scores.get("rerank")
+        turn.prediction = self._m.verdict.predict(
+            turn.question, [turn.passages[s.n] for s in turn.sources])
+        turn.timings["verdict"] = _ms(t)
+
+    def _gate(self, turn: Turn) -> None:
+        """Abstain when the evidence does not appear to answer (the answerability gate), or
+        when the best passage scores below ``answer.min_evidence_score``."""
+        t = time.perf_counter()
+        turn.answerability = self._answerability(turn.question, turn.sources,
+                                                 turn.prediction, turn.vector)
+        turn.timings["answerability"] = _ms(t)
+        config = self.settings.answer
+        if turn.answerability["p_unanswerable"] >= turn.answerability["threshold"]:
+            turn.abstention = "the retrieved passages do not appear to answer the question"
+            return
+        best = turn.hits[0].scores.get("rerank")
         if config.min_evidence_score is not None and best is not None \
                 and best < config.min_evidence_score:
-            return self._abstain(question, sources, prediction,
-                                 "no retrieved passage is relevant enough to the question",
-                                 timings, started, answerability=answerability)
+            turn.abstention = "no retrieved passage is relevant enough to the question"
 
-        statements: list[Statement] = []
-        checks: dict[str, int] = {}
-        found, read, t = None, {}, time.perf_counter()
-        if self._m.stance is not None and is_yes_no_question(question):
-            context = list(passages.values())
-            found, read = verdicts.stance_reading(
-                self._m.stance, question, sources,
-                lambda texts: self.retriever.coverage(question, texts, context),
-                self._m.stance.rule.min_relevance)
-            timings["stance"] = _ms(t)
-        if self._m.generator is not None:
+    def _read_stances(self, turn: Turn) -> None:
+        """For a yes/no question with the stance model on: every evidence sentence's stance,
+        each paper's, and the verdict they give (generator/verdicts.py)."""
+        if self._m.stance is None or not is_yes_no_question(turn.question):
+            return
+        t = time.perf_counter()
+        context = turn.context
+        turn.stances, turn.read = verdicts.stance_reading(
+            self._m.stance, turn.question, turn.sources,
+            lambda texts: self.retriever.coverage(turn.question, texts, context),
+            self._m.stance.rule.min_relevance)
+        turn.timings["stance"] = _ms(t)
+
+    def _write(self, turn: Turn) -> None:
+        """Generated, verified sentences (when a generator is configured)."""
+        if self._m.generator is None:
+            return
+        t = time.perf_counter()
+        generated = self._generate(turn.question, turn.sources, turn.passages, turn.check,
+                                   turn.timings, turn.checks)
+        turn.statements = self._relevant(turn.question, generated, turn.context, turn.checks)
+        turn.timings["generate+verify"] = _ms(t)
+
+    def _quote(self, turn: Turn) -> None:
+        """Without generated sentences, verified quotes of the passages (the sentences that
+        carry the verdict, or for mixed evidence each side, first, weightiest paper first);
+        without any, the answer abstains."""
+        if not turn.statements:
             t = time.perf_counter()
-            statements = self._relevant(
-                question, self._generate(question, sources, passages, check, timings, checks),
-                list(passages.values()), checks)
-            timings["generate+verify"] = _ms(t)
-        if not statements:
-            t = time.perf_counter()
-            section = {s.n: s.section for s in sources}
+            config = self.settings.answer
+            question, passages = turn.question, turn.passages
+            section = {s.n: s.section for s in turn.sources}
             polar = question if is_yes_no_question(question) else None
-            # The sentences that carry the verdict (or, for mixed evidence, each side) are
-            # quoted first, weightiest paper first.
-            first = verdicts.quote_order(found)
+            first = verdicts.quote_order(turn.stances)
             statements = extractive(
-                passages, lambda sentences: self._relevance(question, sentences,
-                                                            list(passages.values())),
-                self._m.support.score, threshold=config.support_threshold if check else 0.0,
+                passages, lambda sentences: self._relevance(question, sentences, turn.context),
+                self._m.support.score, threshold=config.support_threshold if turn.check else 0.0,
                 max_sentences=min(2, config.max_sentences),
-                texts={s.n: without_title(s.text, s.title) for s in sources},
+                texts={s.n: without_title(s.text, s.title) for s in turn.sources},
                 tier=lambda n, s: first(quote_tier(s, section.get(n), polar), s),
                 min_relevance=config.min_relevance)
-            statements = self._relevant(question, statements, list(passages.values()), checks)
-            timings["extractive"] = _ms(t)
-            checks["extractive_sentences"] = len(statements)
-        if not statements:
-            return self._abstain(question, sources, prediction, "no sentence could be "
-                                 "verified against the retrieved passages", timings, started,
-                                 checks, answerability)
+            turn.statements = self._relevant(question, statements, turn.context, turn.checks)
+            turn.timings["extractive"] = _ms(t)
+            turn.checks["extractive_sentences"] = len(turn.statements)
+        if not turn.statements:
+            turn.abstention = "no sentence could be verified against the retrieved passages"
 
+    def _assemble(self, turn: Turn) -> Answer:
+        """The verdict the shown sentences allow, and the answer."""
+        question, prediction = turn.question, turn.prediction
         verdict, confidence, probs = None, prediction.answerable, prediction.probs
         papers, meter, reason = [], None, None
-        if found is not None:
-            checked = verdicts.checked(self._m.stance, question, found, statements, read,
-                                       checks)
+        if turn.stances is not None:
+            checked = verdicts.checked(self._m.stance, question, turn.stances, turn.statements,
+                                       turn.read, turn.checks)
             verdict, confidence, probs = checked.verdict, checked.confidence, checked.probs
             papers, meter, reason = verdicts.meter(checked), checked.meter(), checked.reason
         elif is_yes_no_question(question):
             verdict, confidence = verdicts.by_rules(
-                question, statements, sources, prediction,
-                self.settings.answer.verdict_veto_confidence, checks)
-        timings["total"] = _ms(started)
+                question, turn.statements, turn.sources, prediction,
+                self.settings.answer.verdict_veto_confidence, turn.checks)
+        turn.timings["total"] = _ms(turn.started)
         return Answer(question=question, verdict=verdict,
                       confidence=None if confidence is None else round(confidence, 4),
-                      verdict_probs=_rounded(probs), sentences=statements,
-                      evidence=sources, abstained=False, abstention_reason=None,
+                      verdict_probs=_rounded(probs), sentences=turn.statements,
+                      evidence=turn.sources, abstained=False, abstention_reason=None,
                       index_generation=self.generation_id, models=self.models,
-                      timings_ms=timings, checks=checks, answerability=answerability,
-                      papers=papers, meter=meter, verdict_reason=reason)
+                      timings_ms=turn.timings, checks=turn.checks,
+                      answerability=turn.answerability, papers=papers, meter=meter,
+                      verdict_reason=reason)
 
     def _answerability(self, question: str, sources: list[Source],
                        prediction: VerdictPrediction, vector) -> dict[str, float]:
@@ -331,41 +367,21 @@ class Answerer:
             len(statements) - len(kept)
         return kept
 
-    def _abstain(self, question: str, sources: list[Source],
-                 prediction: VerdictPrediction | None, reason: str,
-                 timings: dict[str, float], started: float,
-                 checks: dict[str, int] | None = None,
-                 answerability: dict[str, float] | None = None) -> Answer:
-        timings["total"] = _ms(started)
+    def _abstain(self, turn: Turn) -> Answer:
+        """No answer: the reason, and the evidence and judgements known when it stopped."""
+        turn.timings["total"] = _ms(turn.started)
+        prediction, answerability = turn.prediction, turn.answerability
         probs = prediction.probs if prediction is not None else {"insufficient": 1.0}
-        return Answer(question=question, verdict="insufficient",
+        return Answer(question=turn.question, verdict="insufficient",
                       confidence=round(answerability["p_unanswerable"] if answerability
                                        else probs.get("insufficient", 1.0), 4),
-                      verdict_probs=_rounded(probs), sentences=[], evidence=sources,
-                      abstained=True, abstention_reason=reason,
+                      verdict_probs=_rounded(probs), sentences=[], evidence=turn.sources,
+                      abstained=True, abstention_reason=turn.abstention,
                       index_generation=self.generation_id, models=self.models,
-                      timings_ms=timings, checks=checks or {},
+                      timings_ms=turn.timings, checks=turn.checks,
                       answerability=answerability or {})
 
     # -- helpers ---------------------------------------------------------------------------
-    def _source(self, n: int, hit: Hit) -> Source:
-        return Source(
-            n=n, chunk_id=hit.chunk_id, doc_id=hit.doc_id, title=hit.title, text=hit.text,
-            page_number=hit.page_number, section=hit.section, start=hit.start, end=hit.end,
-            score=round(hit.score, 4), source=hit.source, path=self._paths.get(hit.doc_id),
-            year=hit.year, journal=hit.journal, pmid=hit.pmid, doi=hit.doi,
-            study_type=study_type(hit.publication_types, hit.text), retracted=hit.retracted)
-
-    def _document_paths(self) -> dict[str, str]:
-        """doc id -> the file it came from (first file in path order), for citations."""
-        if self.retriever is None:
-            return {}
-        paths: dict[str, str] = {}
-        for path, entry in sorted(self.retriever.generation.ledger.items()):
-            for doc_id in entry.doc_ids:
-                paths.setdefault(doc_id, entry.path or path)
-        return paths
-
     def _model_versions(self) -> dict[str, str]:
         from clinrag.models import model_revision
 
@@ -379,21 +395,6 @@ class Answerer:
         if m.reranker is not None:
             versions["reranker"] = m.reranker.name
         return versions
-
-
-def _open_gate(settings: Settings) -> AnswerabilityGate | None:
-    from generator.answerability import open_gate
-
-    try:
-        return open_gate(settings.answer.answerability_model, settings.models_dir,
-                         settings.embed.model)
-    except GateUnavailable as exc:
-        if settings.answer.answerability_model != "default":
-            raise
-        # Still safe without the gate, only more often wrong about what the index answers.
-        log.warning("answerability gate unavailable, abstaining on the verdict model's "
-                    "P(insufficient) alone: %s", exc)
-        return None
 
 
 def answer(question: str, settings: Settings | None = None, **kwargs) -> Answer:

@@ -20,6 +20,7 @@ came from). Everything here is pure: the retriever computes the signals
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -27,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from clinrag.adapters import default_adapter_path
+
+log = logging.getLogger(__name__)
 
 FEATURES = ("p_insufficient", "term_coverage", "similarity")
 GATE_FILE = "clinrag_answerability.json"  # the name default_adapter_path looks for
@@ -116,3 +119,18 @@ def open_gate(spec: str, models_dir: Path | None, embedder: str) -> Answerabilit
         raise GateUnavailable(f"the answerability gate was fitted with embedder "
                               f"{gate.embedder!r}, the index uses {embedder!r}")
     return gate
+
+
+def usable_gate(spec: str, models_dir: Path | None, embedder: str) -> AnswerabilityGate | None:
+    """``open_gate``, except that a missing or mismatched *default* gate is a warning: the
+    answerer is still safe without it, only more often wrong about what the index answers
+    (it abstains on the verdict model's P(insufficient) alone). A gate the user named must
+    load."""
+    try:
+        return open_gate(spec, models_dir, embedder)
+    except GateUnavailable as exc:
+        if spec != "default":
+            raise
+        log.warning("answerability gate unavailable, abstaining on the verdict model's "
+                    "P(insufficient) alone: %s", exc)
+        return None

@@ -24,6 +24,7 @@ from typing import Protocol, runtime_checkable
 from clinrag.adapters import adapter_config, default_adapter_path
 from clinrag.device import configure_cpu_threads, pick_device
 from clinrag.models import model_revision, resolve_model
+from clinrag.process import setup_process
 from clinrag.settings import AnswerSettings
 
 log = logging.getLogger(__name__)
@@ -58,12 +59,10 @@ class LocalCausalLM:
 
     def __init__(self, spec: str | Path = "default", *, models_dir: Path | None = None,
                  device: str = "auto", max_input_tokens: int = 4096):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        setup_process()
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
         self._torch = torch
         self.device = pick_device(device)
         if self.device == "cpu":

@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from clinrag.process import setup_process
 from ingest.store.files import sha256_file
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def prepare(models_dir: Path, *, force: bool = False) -> Path:
         return target
     log.info("converting %s to a transformers checkpoint in %s", source.name, target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    setup_process()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from clinrag.process import setup_process
 from clinrag.settings import Settings, SettingsError, load_settings
 from ingest.errors import IndexError_, SourceError
 from ingest.report import EXIT_FATAL, EXIT_OK, EXIT_USAGE
@@ -82,6 +83,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: list[str] | None = None, prog: str = "ingest") -> int:
+    setup_process()   # before the embedder's libraries are imported (docs/runtime.md)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser(prog).parse_args(argv)
     try:

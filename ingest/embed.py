@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from clinrag.device import configure_cpu_threads, pick_device, pick_precision
 from clinrag.models import model_revision, resolve_model
+from clinrag.process import setup_process
 from clinrag.settings import EmbedSettings
 
 log = logging.getLogger(__name__)
@@ -29,11 +29,8 @@ class Embedder:
     """Loads the model once; ``encode`` returns L2-normalised float32 rows."""
 
     def __init__(self, settings: EmbedSettings):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        setup_process()
         from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
 
         self.settings = settings
         self.device = pick_device(settings.device)

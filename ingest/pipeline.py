@@ -28,7 +28,8 @@ from ingest.scan import Candidate, expand_inputs, is_unchanged, under_roots
 from ingest.sources import ParseOptions
 from ingest.store import dense as dense_store
 from ingest.store.files import atomic_write_text
-from ingest.store.generation import Generation, GenerationData, IndexStore, checkpoint
+from ingest.store.faults import checkpoint
+from ingest.store.generation import Generation, GenerationData, IndexStore
 from ingest.store.ledger import LedgerEntry
 from ingest.store.manifest import check_compatible
 from ingest.store.sparse import SparseIndex

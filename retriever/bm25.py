@@ -27,11 +27,20 @@ class BM25Params:
 
 
 class BM25Engine:
-    def __init__(self, sparse: SparseIndex, tokenizer: TokenizerConfig,
-                 params: BM25Params = BM25Params()):
+    def __init__(self, tokenizer: TokenizerConfig, params: BM25Params, vocab: dict[str, int],
+                 idf: np.ndarray, weights: sp.csc_matrix):
         self.tokenizer = tokenizer
         self.params = params
-        self.vocab = {term: j for j, term in enumerate(sparse.vocab)}
+        self.vocab = vocab
+        self.idf = idf
+        self.weights = weights
+        self.n_docs = weights.shape[0]
+
+    @classmethod
+    def build(cls, sparse: SparseIndex, tokenizer: TokenizerConfig,
+              params: BM25Params = BM25Params()) -> BM25Engine:
+        """The engine over ``sparse``: idf and every (chunk, term) weight computed once."""
+        vocab = {term: j for j, term in enumerate(sparse.vocab)}
         tf = sparse.tf.astype(np.float32)
         n_docs = tf.shape[0]
         lengths = np.asarray(tf.sum(axis=1)).ravel()
@@ -42,15 +51,14 @@ class BM25Engine:
         idf[present] = np.log(n_docs - df[present] + 0.5) - np.log(df[present] + 0.5)
         average_idf = float(idf[present].mean()) if present.any() else 0.0
         idf[present & (idf < 0)] = params.epsilon * average_idf
-        self.idf = idf
         # w(d, t) = idf(t) * tf (k1 + 1) / (tf + k1 (1 - b + b |d| / avgdl))
         norms = params.k1 * (1 - params.b + params.b * lengths / avgdl) if avgdl else lengths
         coo = tf.tocoo()
         data = coo.data
         weights = idf[coo.col] * data * (params.k1 + 1) / (data + norms[coo.row])
-        self.weights = sp.csc_matrix((weights.astype(np.float32), (coo.row, coo.col)),
-                                     shape=tf.shape)
-        self.n_docs = n_docs
+        return cls(tokenizer, params, vocab, idf,
+                   sp.csc_matrix((weights.astype(np.float32), (coo.row, coo.col)),
+                                 shape=tf.shape))
 
     def query_terms(self, text: str) -> Counter:
         return Counter(t for t in tokenize(text, self.tokenizer) if t in self.vocab)

@@ -30,21 +30,26 @@ def build_hnsw(flat: faiss.Index, m: int = 32, ef_construction: int = 80) -> fai
 
 
 class DenseSearcher:
-    def __init__(self, index: faiss.Index, ann_threshold: int = 50_000, ef_search: int = 128,
-                 use_gpu: bool = False):
-        self.kind = "flat"
+    def __init__(self, index: faiss.Index, kind: str = "flat", ef_search: int = 128):
+        self.index = index
+        self.kind = kind            # "flat" | "hnsw" | "flat-gpu"
         self.ef_search = ef_search
+
+    @classmethod
+    def build(cls, index: faiss.Index, ann_threshold: int = 50_000, ef_search: int = 128,
+              use_gpu: bool = False) -> DenseSearcher:
+        """The searcher for a generation's exact index: an HNSW graph over it from
+        ``ann_threshold`` vectors on, else the exact index (moved to the GPU when asked and
+        possible)."""
         if index.ntotal >= ann_threshold:
-            index = build_hnsw(index)
-            self.kind = "hnsw"
-        elif use_gpu and faiss_gpu_available():
+            return cls(build_hnsw(index), "hnsw", ef_search)
+        if use_gpu and faiss_gpu_available():
             try:
                 resources = faiss.StandardGpuResources()
-                index = faiss.index_cpu_to_gpu(resources, 0, index)
-                self.kind = "flat-gpu"
+                return cls(faiss.index_cpu_to_gpu(resources, 0, index), "flat-gpu", ef_search)
             except Exception as exc:  # a GPU build that cannot take this index: stay on CPU
                 log.warning("FAISS GPU unavailable (%s); searching on the CPU", exc)
-        self.index = index
+        return cls(index, "flat", ef_search)
 
     @property
     def ntotal(self) -> int:

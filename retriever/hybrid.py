@@ -17,11 +17,11 @@ from clinrag.settings import ChunkSettings, RetrieveSettings, Settings
 from ingest.chunk import passage_text
 from ingest.errors import IndexMismatch
 from ingest.store import Generation, IndexStore
-from ingest.tokenize import TokenizerConfig, tokenize
+from ingest.tokenize import tokenize
 from retriever.bm25 import BM25Engine
 from retriever.coverage import term_coverage
-from retriever.dense import DenseSearcher
 from retriever.fusion import fuse_rerank, rrf
+from retriever.index_view import IndexView
 from retriever.types import Filters, Hit, SearchParams, SearchResult, SearchTrace
 
 log = logging.getLogger(__name__)
@@ -32,25 +32,18 @@ class QueryError(ValueError):
 
 
 class Retriever:
-    def __init__(self, generation: Generation, settings: Settings, embedder, reranker=None):
-        check_embedder(generation, settings)
-        self.generation = generation
+    """Hybrid search over one opened generation (its ``IndexView``) with the query embedder
+    and the reranker. ``Retriever.open(settings)`` opens the current generation and loads the
+    models; ``over`` builds the view of a generation already open; the constructor only
+    stores, so a view can serve retrievers of other settings (the reranker tests compare
+    fusion settings over one view)."""
+
+    def __init__(self, view: IndexView, settings: Settings, embedder, reranker=None):
+        self.view = view
         self.settings = settings
         self.config: RetrieveSettings = settings.retrieve
         self.embedder = embedder
         self.reranker = reranker
-        sparse = generation.manifest["sparse"]
-        self.bm25 = BM25Engine(generation.sparse, TokenizerConfig(sparse["stopwords"],
-                                                                  sparse["stem"]))
-        self.dense = DenseSearcher(generation.dense, self.config.ann_threshold,
-                                   use_gpu=embedder is not None and embedder.device == "cuda")
-        chunks = generation.chunks
-        docs = [generation.documents[c.doc_id] for c in chunks]
-        self._row_ids = np.array([c.row_id for c in chunks], dtype=np.int64)
-        self._position = generation.row_position
-        self._chunk_position = {c.chunk_id: i for i, c in enumerate(chunks)}
-        self._years = np.array([d.year if d.year is not None else -1 for d in docs])
-        self._docs = docs
 
     @classmethod
     def open(cls, settings: Settings, *, embedder=None, reranker="auto") -> Retriever:
@@ -62,7 +55,24 @@ class Retriever:
             embedder = Embedder(settings.embed)
         if reranker == "auto":
             reranker = load_reranker(settings) if settings.retrieve.rerank else None
-        return cls(generation, settings, embedder, reranker)
+        return cls.over(generation, settings, embedder, reranker)
+
+    @classmethod
+    def over(cls, generation: Generation, settings: Settings, embedder,
+             reranker=None) -> Retriever:
+        """A retriever over ``generation``, whose embedder must be the query embedder."""
+        check_embedder(generation, settings)
+        view = IndexView.build(generation, settings.retrieve.ann_threshold,
+                               use_gpu=embedder is not None and embedder.device == "cuda")
+        return cls(view, settings, embedder, reranker)
+
+    @property
+    def generation(self) -> Generation:
+        return self.view.generation
+
+    @property
+    def bm25(self) -> BM25Engine:
+        return self.view.bm25
 
     # -- search ----------------------------------------------------------------------------
     def search(self, query: str, params: SearchParams = SearchParams(), *,
@@ -95,9 +105,9 @@ class Retriever:
                       else np.asarray(query_vector, dtype=np.float32))
             trace.timings_ms["embed"] = _ms(t)
             t = time.perf_counter()
-            allowed = self._row_ids[mask] if mask is not None else None
-            row_ids, sims = self.dense.search(vector, depth, allowed)
-            positions = [self._position[int(r)] for r in row_ids]
+            allowed = self.view.row_ids[mask] if mask is not None else None
+            row_ids, sims = self.view.dense.search(vector, depth, allowed)
+            positions = [self.view.row_position[int(r)] for r in row_ids]
             scores["dense"] = dict(zip(positions, map(float, sims)))
             runs.append(positions)
             weights.append(self.config.dense_weight)
@@ -169,7 +179,7 @@ class Retriever:
         # The generation's own IndexIDMap2 (never the GPU or HNSW copy) gives stored vectors
         # back by row id; they were normalised at ingest, so the inner product is a cosine.
         index = self.generation.dense
-        rows = [self.generation.chunks[self._chunk_position[c]].row_id for c in chunk_ids]
+        rows = [self.generation.chunks[self.view.chunk_position[c]].row_id for c in chunk_ids]
         stored = np.stack([index.reconstruct(int(r)) for r in rows])
         similarity = float((stored @ vector.astype(np.float32)).max())
         return coverage, similarity
@@ -199,7 +209,7 @@ class Retriever:
 
     def passage_of(self, chunk_id: str) -> str:
         """The text the reranker sees for a chunk (title-prefixed like the index text)."""
-        return self._passage(self._chunk_position[chunk_id])
+        return self._passage(self.view.chunk_position[chunk_id])
 
     def _passage(self, position: int) -> str:
         return self._passage_text(self.generation, position)
@@ -220,7 +230,7 @@ class Retriever:
             if per_doc.get(chunk.doc_id, 0) >= max_per_doc:
                 continue
             per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
-            doc = self._docs[position]
+            doc = self.view.docs[position]
             hits.append(Hit(
                 rank=len(hits) + 1, chunk_id=chunk.chunk_id, doc_id=chunk.doc_id,
                 title=doc.title, text=chunk.text, page_number=chunk.page_number,
@@ -234,24 +244,24 @@ class Retriever:
         return hits
 
     def _mask(self, filters: Filters) -> np.ndarray:
-        n = len(self._docs)
+        n = len(self.view.docs)
         mask = np.ones(n, dtype=bool)
         if filters.year_min is not None:
-            mask &= self._years >= filters.year_min
+            mask &= self.view.years >= filters.year_min
         if filters.year_max is not None:
-            mask &= (self._years <= filters.year_max) & (self._years >= 0)
+            mask &= (self.view.years <= filters.year_max) & (self.view.years >= 0)
         if filters.sources:
             wanted = set(filters.sources)
-            mask &= np.fromiter((d.source in wanted for d in self._docs), bool, n)
+            mask &= np.fromiter((d.source in wanted for d in self.view.docs), bool, n)
         if filters.publication_types:
             wanted = {t.lower() for t in filters.publication_types}
             mask &= np.fromiter((any(t.lower() in wanted for t in d.publication_types)
-                                 for d in self._docs), bool, n)
+                                 for d in self.view.docs), bool, n)
         if filters.doc_ids:
             wanted = set(filters.doc_ids)
-            mask &= np.fromiter((d.doc_id in wanted for d in self._docs), bool, n)
+            mask &= np.fromiter((d.doc_id in wanted for d in self.view.docs), bool, n)
         if filters.exclude_retracted:
-            mask &= np.fromiter((not d.retracted for d in self._docs), bool, n)
+            mask &= np.fromiter((not d.retracted for d in self.view.docs), bool, n)
         return mask
 
     def as_langchain_retriever(self, k: int | None = None, **search_kwargs):

@@ -104,7 +104,7 @@ def test_citation_share_counts_only_numbers_shown():
 
 
 def test_training_example_cites_the_records_own_sections():
-    from generator.training.pubmedqa import PubMedQARecord
+    from clinrag.pubmedqa import PubMedQARecord
 
     def rec(pmid, contexts, answer):
         return PubMedQARecord(pmid=pmid, question=f"Question {pmid}?", contexts=contexts,
@@ -280,7 +280,7 @@ def test_default_generator_answers_a_pubmedqa_question_with_a_citation(tmp_path)
     _installed_base()
     from generator import smollm2
     from generator.llm import LocalCausalLM
-    from generator.training.pubmedqa import load_pubmedqa, split_records
+    from clinrag.pubmedqa import load_pubmedqa, split_records
 
     records = load_pubmedqa(shared("pubmedqa", "pqal_train.json"))
     models_dir = tmp_path / "models"

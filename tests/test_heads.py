@@ -10,7 +10,7 @@ import pytest
 from generator.classifier import calibrated, expected_calibration_error, fit_temperature
 from generator.training.hard_negatives import distortions
 from generator.training.heads_mining import sentences
-from generator.training.pubmedqa import PubMedQAFormatError, load_pubmedqa, record_split, split_records
+from clinrag.pubmedqa import PubMedQAFormatError, load_pubmedqa, record_split, split_records
 from tests.conftest import shared
 
 

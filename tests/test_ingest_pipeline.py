@@ -262,10 +262,10 @@ def test_sigkill_mid_run_keeps_old_generation_and_next_run_completes(
     (corpus / "colchicine.md").write_text(ABSTRACTS["colchicine.md"])
     (corpus / "sglt2.txt").write_text(ABSTRACTS["sglt2.txt"] + " Benefit was seen with and "
                                       "without diabetes.")
-    env = dict(os.environ, CLINRAG_KILL_AT=kill_at, PYTHONPATH=str(REPO))
-    proc = subprocess.run([sys.executable, "-m", "ingest.cli", "run", str(corpus), "--index",
-                           str(settings.index_dir), "--quiet"], env=env, capture_output=True,
-                          timeout=300)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-m", "ingest.store.faults", kill_at, "run",
+                           str(corpus), "--index", str(settings.index_dir), "--quiet"],
+                          env=env, capture_output=True, timeout=300)
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
     store = IndexStore(settings.index_dir)
     assert store.current_name() == first.generation

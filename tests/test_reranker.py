@@ -86,7 +86,7 @@ def test_reranker_reorders_real_bioasq_hits(bioasq_index, embedder, reranker):
     assert mrr(gold_rank_after) >= mrr(gold_rank_before) - 0.05
     # Without fusion the reranker's order alone decides; with it (the default) the fused
     # order still pulls some candidates back.
-    alone = Retriever(retriever.generation, settings.model_copy(update={
+    alone = Retriever(retriever.view, settings.model_copy(update={
         "retrieve": settings.retrieve.model_copy(update={"rerank_fusion": False})}),
         embedder, reranker)
     differs = 0

@@ -161,7 +161,7 @@ def test_embedder_mismatch_is_a_clear_error(demo, embedder):
     generation.manifest = json.loads(manifest_path.read_text())
     generation.manifest["embedder"]["revision"] = "sha256:0000000000000000"
     with pytest.raises(IndexMismatch, match="embedded with"):
-        Retriever(generation, settings, embedder)
+        Retriever.over(generation, settings, embedder)
 
 
 def test_bm25_engine_matches_rank_bm25(demo):

@@ -88,7 +88,7 @@ def test_flags_with_unknown_keys_are_refused(no_config):
 
 def test_clinrags_other_variables_are_not_settings(no_config, monkeypatch):
     for name in ("CLINRAG_SHARED_DATA", "CLINRAG_THREADS", "CLINRAG_API_KEYS",
-                 "CLINRAG_SERVE_WORKERS", "CLINRAG_KILL_AT", "CLINRAG_CONFIG"):
+                 "CLINRAG_SERVE_WORKERS", "CLINRAG_CONFIG"):
         monkeypatch.setenv(name, os.environ.get(name, "1"))
     monkeypatch.setenv("CLINRAG_ANSWER__ENDPOINT_API_KEY_ENV", "CLINRAG_OUR_VLLM_KEY")
     monkeypatch.setenv("CLINRAG_OUR_VLLM_KEY", "secret")
@@ -116,3 +116,19 @@ def test_commands_exit_2_with_one_line_naming_the_key(no_config, command, variab
     key = variable.removeprefix("CLINRAG_SERVE_").removeprefix("CLINRAG_").lower()
     assert f"unknown setting '{key.replace('__', '.')}'" in lines[0]
     assert variable in lines[0] and "did you mean" in lines[0]
+
+
+def test_process_setup_comes_before_the_model_libraries_and_respects_the_user(no_config,
+                                                                             monkeypatch):
+    """The hub library reads HF_HUB_OFFLINE when it is imported: the command line sets it
+    before any stage imports a model library, and a user's own value wins."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CLINRAG_", "HF_", "TRANSFORMERS_"))}
+    env.update({"CLINRAG_HOME": str(no_config), "TRANSFORMERS_VERBOSITY": "info"})
+    program = ("import sys, os, clinrag.cli; code = clinrag.cli.main(['search', 'x']); "
+               "import huggingface_hub.constants as hub, transformers.utils.logging as log; "
+               "print(code, hub.HF_HUB_OFFLINE, os.environ['TRANSFORMERS_VERBOSITY'], "
+               "log.get_verbosity() == log.INFO)")
+    done = subprocess.run([sys.executable, "-c", program], cwd=no_config, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["1", "True", "info", "True"], done.stderr[-2000:]

@@ -9,7 +9,7 @@ import json
 from collections import Counter
 
 from clinrag.splits import paper_split, tenths_split
-from generator.training.pubmedqa import record_split
+from clinrag.pubmedqa import record_split
 from retriever.bioasq import Question, question_split, temporal_split
 
 KEYS = [str(i) for i in range(2000)]

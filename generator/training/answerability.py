@@ -39,7 +39,7 @@ import numpy as np
 from clinrag.settings import load_settings
 from generator.answerability import FEATURES, AnswerabilityGate, AnswerabilitySignals
 from generator.training.corpus import add_corpus_args, ensure_corpus_index
-from generator.training.pubmedqa import load_pubmedqa, split_records
+from clinrag.pubmedqa import load_pubmedqa, split_records
 from retriever.types import SearchParams
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from dataclasses import asdict
 
 from generator.prompt import NO_ANSWER
 from generator.sentences import citation_numbers, passage_sentences
-from generator.training.pubmedqa import PubMedQARecord
+from clinrag.pubmedqa import PubMedQARecord
 from generator.types import Source
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")

@@ -1,7 +1,7 @@
 """``clinrag train generator``: teach SmolLM2-135M-Instruct to answer briefly with citations.
 
 Data: PubMedQA PQA-L (``pqal_train.json``, 500 expert-labelled questions), split by PMID with
-the project's one split (generator/training/pubmedqa.py: 80% train, 10% validation, 10% test). Each
+the project's one split (clinrag/pubmedqa.py: 80% train, 10% validation, 10% test). Each
 example shows the record's own abstract sections plus one or two sections of other records
 (distractors), shuffled and numbered, in exactly the inference prompt (generator/prompt.py).
 The target is the abstract's conclusion cut to at most three sentences, each ending with the
@@ -31,7 +31,7 @@ from generator.prompt import MAX_PASSAGE_CHARS, build_messages
 from generator.training.generator_card import model_card
 from generator.training.generator_examples import (build_examples, citation_share,
                                                    make_example)
-from generator.training.pubmedqa import load_pubmedqa, split_records
+from clinrag.pubmedqa import load_pubmedqa, split_records
 from generator.types import Source
 
 log = logging.getLogger(__name__)
@@ -240,7 +240,7 @@ def train(data: Path, out: Path, models_dir: Path, config: TrainConfig, *,
                   f"{config.max_passage_chars}",
         "config": asdict(config),
         "data": {"source": "PubMedQA PQA-L pqal_train.json",
-                 "split": "generator/training/pubmedqa.py record_split (sha256 of PMID; 80/10/10)",
+                 "split": "clinrag/pubmedqa.py record_split (sha256 of PMID; 80/10/10)",
                  "train_records": len(train_records), "val_records": len(val_records),
                  "test_records": len(test_records), "train_examples": len(enc_train),
                  "val_examples": len(enc_val)},

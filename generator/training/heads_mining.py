@@ -22,7 +22,7 @@ import numpy as np
 from generator.sentences import passage_sentences
 from generator.training.hard_negatives import distortions
 from generator.training.held_out import faithfulness_documents
-from generator.training.pubmedqa import PubMedQARecord, record_split
+from clinrag.pubmedqa import PubMedQARecord, record_split
 from generator.verdict import VERDICT_LABELS, evidence_text
 from retriever.bioasq import Question, question_split
 from retriever.types import Filters, SearchParams

@@ -6,7 +6,7 @@ feed-forward projection; AdamW with weight decay, linear warm-up then decay, bf1
 validation every ``eval_every`` steps with early stopping on macro-F1 (verdict) or F1
 (support); the best step is kept; a temperature is then fitted on validation logits so the
 probabilities are calibrated; fixed seeds. Data is split by question (PubMedQA by PMID,
-generator/training/pubmedqa.py; BioASQ by question id, retriever/bioasq.py): validation and test
+clinrag/pubmedqa.py; BioASQ by question id, retriever/bioasq.py): validation and test
 questions are never trained on.
 
 Examples are mined from an index holding the PubMedQA abstracts and the BioASQ snippet
@@ -35,7 +35,7 @@ from generator.training.corpus import add_corpus_args, ensure_corpus_index
 from generator.training.heads_card import write_model_card
 from generator.training.heads_mining import (Mined, Pair, healthver_pairs, mine_support,
                                              mine_verdict)
-from generator.training.pubmedqa import load_pubmedqa
+from clinrag.pubmedqa import load_pubmedqa
 from generator.training.stance_mining import STANCE_LABELS, mine_stance
 from generator.verdict import VERDICT_LABELS
 from retriever.bioasq import load_questions

@@ -13,7 +13,7 @@ Sources, each split so that no question (or claim topic) is on two sides:
   test, retriever/bioasq.temporal_split): each gold snippet -> the question's answer (snippets
   are the sentences the curators marked as answering); a sentence of another document
   retrieved for the question, and a snippet of another question -> none.
-- PubMedQA PQA-L (split by PMID, generator/training/pubmedqa.py): the conclusion and its
+- PubMedQA PQA-L (split by PMID, clinrag/pubmedqa.py): the conclusion and its
   first sentence -> the decision ("maybe" -> none: the paper itself gives no clear answer); the
   last sentence of the results -> the decision (the result the conclusion rests on); a
   background or methods sentence -> none (it sets the question up).
@@ -34,7 +34,7 @@ from pathlib import Path
 
 from generator.training.hard_negatives import negated
 from generator.training.heads_mining import Mined, Pair, sentences
-from generator.training.pubmedqa import PubMedQARecord, record_split
+from clinrag.pubmedqa import PubMedQARecord, record_split
 from retriever.bioasq import Question, question_split, temporal_split
 from retriever.types import SearchParams
 

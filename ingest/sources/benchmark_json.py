@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from clinrag.pubmed_ids import pmid_of
+from clinrag.pubmedqa import PubMedQAFormatError, is_pubmedqa, read_record
 from clinrag.records import Document, Heading, Page, placeholder_title
 from ingest.errors import SourceError
 from ingest.normalize import normalize_text
@@ -27,9 +28,7 @@ def load_benchmark_json(path: Path) -> Loaded:
                           f"{exc.msg}") from exc
     if isinstance(data, dict) and isinstance(data.get("questions"), list):
         return bioasq_documents(data["questions"])
-    if isinstance(data, dict) and data and all(
-        isinstance(v, dict) and "CONTEXTS" in v for v in data.values()
-    ):
+    if is_pubmedqa(data):
         return pubmedqa_documents(data)
     if is_squad(data):
         return squad_documents(data["data"])
@@ -48,48 +47,41 @@ def load_benchmark_json(path: Path) -> Loaded:
 
 
 def pubmedqa_documents(data: dict[str, Any]) -> Loaded:
-    """One document per PMID: the abstract sections (CONTEXTS with their LABELS).
+    """One document per PMID: the abstract sections (CONTEXTS with their LABELS), each
+    record read by clinrag/pubmedqa.py (a record without a question is still an abstract).
 
     The conclusion (LONG_ANSWER) is left out, as in the benchmark, so the corpus does not
-    hand the answer over; the labels and decision stay in ``extra`` for evaluation.
+    hand the answer over; the decision stays in ``extra`` for evaluation.
     """
     loaded = Loaded([])
-    for pmid, record in data.items():
+    for pmid, raw in data.items():
         try:
-            if not str(pmid).isdigit():
-                raise SourceError("parse_error", f"key {pmid!r} is not a PMID")
-            contexts = record.get("CONTEXTS")
-            if not isinstance(contexts, list) or not contexts:
-                raise SourceError("no_text", f"PMID {pmid}: no CONTEXTS")
-            labels = record.get("LABELS") or [None] * len(contexts)
-            parts, headings, offset = [], [], 0
-            for label, context in zip(labels, contexts):
-                text = normalize_text(str(context))
-                if not text:
-                    continue
-                section = str(label).capitalize() if label else "Abstract"
-                headings.append(Heading(offset, section))
-                paragraph = f"{str(label).upper()}: {text}" if label else text
-                parts.append(paragraph)
-                offset += len(paragraph) + 2
-            if not parts:
-                raise SourceError("no_text", f"PMID {pmid}: empty CONTEXTS")
-            year = record.get("YEAR")
-            loaded.documents.append(
-                Document(
-                    doc_id=f"pubmed:{pmid}",
-                    source="pubmedqa",
-                    title=placeholder_title(str(pmid)),
-                    pages=(Page(text="\n\n".join(parts), headings=tuple(headings),
-                                extractor="pubmedqa-json"),),
-                    pmid=str(pmid),
-                    year=int(year) if str(year or "").isdigit() else None,
-                    mesh_terms=tuple(str(m) for m in record.get("MESHES") or ()),
-                    extra={"final_decision": record.get("final_decision")},
-                )
-            )
-        except SourceError as exc:
-            loaded.rejected.append(Rejected(f"PMID {pmid}", exc.category, exc.message))
+            record = read_record(pmid, raw, need_answer=False, where="PubMedQA")
+        except PubMedQAFormatError as exc:
+            loaded.rejected.append(Rejected(f"PMID {pmid}", exc.category, str(exc)))
+            continue
+        labels = record.labels or (None,) * len(record.contexts)
+        parts, headings, offset = [], [], 0
+        for label, context in zip(labels, record.contexts):
+            text = normalize_text(context)
+            if not text:
+                continue
+            section = label.capitalize() if label else "Abstract"
+            headings.append(Heading(offset, section))
+            paragraph = f"{label.upper()}: {text}" if label else text
+            parts.append(paragraph)
+            offset += len(paragraph) + 2
+        if not parts:
+            loaded.rejected.append(Rejected(f"PMID {pmid}", "no_text",
+                                            f"PMID {pmid}: empty CONTEXTS"))
+            continue
+        loaded.documents.append(Document(
+            doc_id=record.doc_id, source="pubmedqa", title=placeholder_title(record.pmid),
+            pages=(Page(text="\n\n".join(parts), headings=tuple(headings),
+                        extractor="pubmedqa-json"),),
+            pmid=record.pmid, year=record.year, mesh_terms=record.meshes,
+            extra={"final_decision": raw.get("final_decision")},
+        ))
     return loaded
 
 

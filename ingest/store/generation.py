@@ -24,7 +24,6 @@ import logging
 import os
 import re
 import shutil
-import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -55,12 +54,6 @@ DATA_FILES = ("documents.jsonl", "pages.jsonl", "chunks.jsonl", "dense.faiss",
 # trusted. Generations written before it existed have none and are read without it.
 SEAL = "manifest.sha256"
 _LOAD_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError)
-
-
-def checkpoint(step: str) -> None:
-    """Fault-injection point: ``CLINRAG_KILL_AT=step`` SIGKILLs the process here (tests)."""
-    if os.environ.get("CLINRAG_KILL_AT") == step:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass

@@ -21,8 +21,9 @@ from ingest.store.files import (
     atomic_write_text, fsync_dir, fsync_file, sha256_file, write_json, write_jsonl,
 )
 from ingest.store.generation import (
-    _NAME, DATA_FILES, SEAL, GenerationData, IndexStore, checkpoint,
+    _NAME, DATA_FILES, SEAL, GenerationData, IndexStore,
 )
+from ingest.store.faults import checkpoint
 from ingest.store.manifest import FORMAT_VERSION, library_versions
 
 log = logging.getLogger(__name__)
