@@ -31,7 +31,7 @@ records = split_records(load_pubmedqa(REPO.parent / "shared/data/pubmedqa/pqal_t
                         split_name)[:limit]
 settings = load_settings({"index": REPO / "data/cache/pqa_index"})
 r = Retriever.open(settings)
-v = VerdictModel()
+v = VerdictModel.load()
 rows = []
 t = time.time()
 for rec in records:

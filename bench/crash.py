@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(corpus)
     kinds = make_corpus(corpus, args.files, args.seed)
     print(f"corpus: {args.files} files {kinds} in {corpus}")
-    embedder = Embedder(load_settings().embed)
+    embedder = Embedder.load(load_settings().embed)
     start = time.monotonic()
     summary = crash_loop(corpus, work, args.kills, embedder, args.seed, mode=args.mode,
                          cli_kills=args.cli_kills, warm_start=not args.cold, share=args.share)

@@ -92,7 +92,7 @@ def main() -> int:
 
     from ingest.embed import Embedder
 
-    embedder = Embedder(EmbedSettings())
+    embedder = Embedder.load(EmbedSettings())
     corpora = sample_corpora(args, embedder.tokenizer)
     if corpora is None:
         return 2

@@ -66,7 +66,7 @@ def load_variants():
             return v.float().numpy().astype(np.float32)
         return encode
 
-    shipped = Embedder(settings)
+    shipped = Embedder.load(settings)
     sdpa = model("sdpa")
     return ({"default": shipped.encode,
              "autocast": encoder(sdpa, True),

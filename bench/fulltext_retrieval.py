@@ -51,7 +51,7 @@ def run(data: Path, split: str, limit: int | None, chunkings: list[tuple[int, in
     for size, overlap in chunkings:
         settings = load_settings({"home": REPO / "data", "chunk": {"size": size,
                                                                     "overlap": overlap}})
-        embedder = embedder or Embedder(settings.embed)
+        embedder = embedder or Embedder.load(settings.embed)
         # Build (or reuse) this chunking's index the way `clinrag eval run` does.
         index = ensure_index(load_benchmark("squad", data), settings, embedder=embedder)
         settings = settings.model_copy(update={"index": index})

@@ -82,7 +82,7 @@ def child_pure_embed(system: str, corpus: str, files: list[str], workdir: Path) 
              for c in generation.chunks]
     chunk_chars = sum(len(c.text) for c in generation.chunks)
     del generation
-    embedder = Embedder(settings.embed)
+    embedder = Embedder.load(settings.embed)
     t0 = time.perf_counter()
     vectors = embedder.encode(texts)
     seconds = time.perf_counter() - t0
@@ -179,7 +179,7 @@ def child_quality(workdir: Path, data: Path, limit: int | None) -> dict:
 
     results, runs, top10 = {}, {}, {}
     for system, generation in gens.items():
-        embedder = Embedder(settings_of[system].embed)
+        embedder = Embedder.load(settings_of[system].embed)
         queries = embedder.encode(bodies)
         _, ids = generation.dense.search(np.ascontiguousarray(queries, dtype=np.float32), 100)
         position = generation.row_position

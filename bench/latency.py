@@ -131,7 +131,7 @@ def main() -> int:
     hnsw_build = time.perf_counter() - t
     from ingest.embed import Embedder
 
-    embedder = Embedder(settings.embed)
+    embedder = Embedder.load(settings.embed)
     qvecs = embedder.encode(questions)
     faiss.omp_set_num_threads(1)  # single-query latency: one thread, no pool wake-up cost
     flat_times, exact = [], []

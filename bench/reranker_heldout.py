@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         from retriever.rerank import CrossEncoderReranker
 
         settings = load_settings({"home": REPO / "data"})
-        embedder = Embedder(settings.embed)
+        embedder = Embedder.load(settings.embed)
         specs = dict(s.split("=", 1) for s in args.rerankers)
         rerankers = {n: CrossEncoderReranker.load(spec, models_dir=settings.models_dir)
                      for n, spec in specs.items()}

@@ -117,7 +117,7 @@ def score(sets: dict[str, list[dict]], stance_spec: str, cache: Path, index: Pat
         for q in items:
             key = f"{stance_spec}|{name}|{q['id']}"
             if key not in done:
-                model = model or StanceModel(stance_spec)
+                model = model or StanceModel.load(stance_spec)
                 units = evidence_sentences({i + 1: e["text"] for i, e in
                                             enumerate(q["evidence"])},
                                            {i + 1: e["title"] for i, e in
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     score(sets, args.stance, args.cache.with_name("stance_sentence_scores.json"), args.index)
     val = [q for name, items in sets.items() if name.endswith("val") for q in items]
     rule, grid = choose(val, args.min_precision)
-    model = StanceModel(args.stance)
+    model = StanceModel.load(args.stance)
     if args.fit:
         folder = Path(args.stance) if args.stance != "default" else None
         if folder is None:

@@ -52,7 +52,7 @@ def main() -> int:
         return 2
     from generator.verdict import VerdictModel
 
-    model = VerdictModel()
+    model = VerdictModel.load()
     answers = [model.labels.index(x) for x in ("yes", "no", "maybe")]
     pairs = json.loads(mined.read_text("utf-8"))
     result = {"mined": mined.name, "model": model.name, "splits": {}}

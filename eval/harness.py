@@ -158,7 +158,7 @@ def _prepare(config: EvalConfig, settings: Settings, retriever) -> _Run:
     if index_dir is None:
         from ingest.embed import Embedder
 
-        embedder = embedder or Embedder(settings.embed)
+        embedder = embedder or Embedder.load(settings.embed)
         index_dir = ensure_index(benchmark, settings, extra=list(config.extra_corpus),
                                  progress=config.progress, embedder=embedder)
     settings = settings.model_copy(update={"index": index_dir})

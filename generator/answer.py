@@ -86,7 +86,7 @@ class Answerer:
             from ingest.embed import Embedder
             from retriever.hybrid import load_reranker
 
-            embedder = Embedder(settings.embed)
+            embedder = Embedder.load(settings.embed)
             reranker = load_reranker(settings) if settings.retrieve.rerank else None
         answer = settings.answer
         try:
@@ -103,11 +103,11 @@ class Answerer:
             settings=settings, embedder=embedder, reranker=reranker,
             gate=usable_gate(answer.answerability_model, settings.models_dir,
                              settings.embed.model),
-            verdict=VerdictModel(answer.verdict_model, models_dir=settings.models_dir,
+            verdict=VerdictModel.load(answer.verdict_model, models_dir=settings.models_dir,
                                  device=settings.embed.device),
             support=SupportModel.open(settings),
             generator=generator,
-            stance=None if answer.stance_model == "none" else StanceModel(
+            stance=None if answer.stance_model == "none" else StanceModel.load(
                 answer.stance_model, models_dir=settings.models_dir,
                 device=settings.embed.device),
         )

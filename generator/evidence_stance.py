@@ -307,17 +307,23 @@ def checked_by_quotes(found: StanceVerdict, quoted: Sequence[SentenceStance],
 class StanceModel:
     """The trained stance head over (question, sentence) pairs (``clinrag train stance``)."""
 
-    def __init__(self, spec: str | Path = "default", *, models_dir: Path | None = None,
-                 device: str = "auto"):
+    def __init__(self, classifier, rule: VerdictRule):
+        self.classifier = classifier
+        self.name = classifier.name
+        self.rule = rule
+
+    @classmethod
+    def load(cls, spec: str | Path = "default", *, models_dir: Path | None = None,
+             device: str = "auto") -> StanceModel:
+        """The classifier and the verdict rule fitted with it (``verdict_rule.json``)."""
         from clinrag.adapters import default_adapter_path
         from generator.classifier import PairClassifier
 
-        self.classifier = PairClassifier.load(spec, "stance", num_labels=len(STANCE_LABELS),
-                                              models_dir=models_dir, device=device, batch_size=32)
-        self.name = self.classifier.name
+        classifier = PairClassifier.load(spec, "stance", num_labels=len(STANCE_LABELS),
+                                         models_dir=models_dir, device=device, batch_size=32)
         folder = default_adapter_path("stance", models_dir) if str(spec) == "default" \
             else Path(str(spec))
-        self.rule = VerdictRule.load(folder if folder.is_dir() else None)
+        return cls(classifier, VerdictRule.load(folder if folder.is_dir() else None))
 
     def read(self, question: str, sentences: Sequence[tuple]) -> list[SentenceStance]:
         """The stance of each (evidence number, sentence[, section]), in the order given,

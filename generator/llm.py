@@ -54,34 +54,46 @@ class LocalCausalLM:
 
     ``spec``: "default" (SmolLM2 + the trained adapter), a folder holding a
     ``clinrag_generator.json`` adapter, or any causal LM name (from the local hub cache) or
-    path. Loading happens here, once; ``generate`` is deterministic and thread-safe.
+    path. ``LocalCausalLM.load`` loads it once; ``generate`` is deterministic and
+    thread-safe.
     """
 
-    def __init__(self, spec: str | Path = "default", *, models_dir: Path | None = None,
-                 device: str = "auto", max_input_tokens: int = 4096):
+    def __init__(self, model, tokenizer, name: str, version: str, device: str,
+                 max_input_tokens: int = 4096):
+        import torch
+
+        self._torch = torch
+        self.model = model
+        self.tokenizer = tokenizer
+        self.name = name
+        self.version = version
+        self.device = device
+        self.max_input_tokens = max_input_tokens
+        self._lock = threading.Lock()  # one generate() at a time: the model is not reentrant
+
+    @classmethod
+    def load(cls, spec: str | Path = "default", *, models_dir: Path | None = None,
+             device: str = "auto", max_input_tokens: int = 4096) -> LocalCausalLM:
         setup_process()
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        self._torch = torch
-        self.device = pick_device(device)
-        if self.device == "cpu":
+        where = pick_device(device)
+        if where == "cpu":
             configure_cpu_threads()
-        self.max_input_tokens = max_input_tokens
-        self._lock = threading.Lock()  # one generate() at a time: the model is not reentrant
         path = (default_adapter_path(ADAPTER_NAME, models_dir) if str(spec) == "default"
                 else Path(str(spec)))
         config = adapter_config(path, ADAPTER_NAME) if path.is_dir() else None
         if config is not None:
-            base = self._base_for(config, models_dir)
+            base = cls._base_for(config, models_dir)
             from peft import PeftModel
 
             model = AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32,
                                                          local_files_only=True)
             model = PeftModel.from_pretrained(model, str(path)).merge_and_unload()
-            self.tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
-            self.name = f"{config['base_model']}+clinrag-generator"
-            self.version = f"{config.get('version', '?')} ({config.get('base_revision', '?')})"
+            tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
+            name = f"{config['base_model']}+clinrag-generator"
+            version = f"{config.get('version', '?')} ({config.get('base_revision', '?')})"
         elif str(spec) == "default":
             raise GeneratorUnavailable(
                 f"no trained generator adapter at {path}; run `clinrag train generator`, or set "
@@ -90,22 +102,21 @@ class LocalCausalLM:
             resolved = resolve_model(str(spec))
             try:
                 # local_files_only: never reach the network, even if the hub library was
-                # imported (and read HF_HUB_OFFLINE) before this module set it.
+                # imported (and read HF_HUB_OFFLINE) before setup_process set it.
                 model = AutoModelForCausalLM.from_pretrained(str(resolved), local_files_only=True)
-                self.tokenizer = AutoTokenizer.from_pretrained(str(resolved),
-                                                               local_files_only=True)
+                tokenizer = AutoTokenizer.from_pretrained(str(resolved), local_files_only=True)
             except OSError as exc:
                 raise GeneratorUnavailable(f"cannot load causal LM {spec!r}: {exc}") from exc
-            self.name = str(spec)
-            self.version = model_revision(str(spec))
-        if self.tokenizer.chat_template is None:
-            raise GeneratorUnavailable(f"{self.name} has no chat template; use an instruct model")
-        self.model = model.to(self.device).eval()
+            name, version = str(spec), model_revision(str(spec))
+        if tokenizer.chat_template is None:
+            raise GeneratorUnavailable(f"{name} has no chat template; use an instruct model")
+        model = model.to(where).eval()
         # Greedy decoding: clear any sampling defaults the checkpoint ships with.
-        gen = self.model.generation_config
+        gen = model.generation_config
         gen.do_sample, gen.temperature, gen.top_p, gen.top_k = False, None, None, None
         if gen.pad_token_id is None:
-            gen.pad_token_id = self.tokenizer.eos_token_id
+            gen.pad_token_id = tokenizer.eos_token_id
+        return cls(model, tokenizer, name, version, where, max_input_tokens)
 
     @staticmethod
     def _base_for(config: dict, models_dir: Path | None) -> Path:
@@ -225,4 +236,4 @@ def load_generator(settings: AnswerSettings, models_dir: Path | None = None, *,
         return OpenAICompatible(settings.endpoint, settings.endpoint_model,
                                 api_key=os.environ.get(settings.endpoint_api_key_env) or None,
                                 timeout_s=settings.endpoint_timeout_s)
-    return LocalCausalLM(choice, models_dir=models_dir, device=device)
+    return LocalCausalLM.load(choice, models_dir=models_dir, device=device)

@@ -17,17 +17,21 @@ from generator.classifier import PairClassifier
 
 
 class SupportModel:
-    def __init__(self, spec: str | Path = "default", *, models_dir: Path | None = None,
-                 device: str = "auto"):
-        self.classifier = PairClassifier.load(spec, "support", num_labels=1,
-                                              models_dir=models_dir, device=device)
-        self.name = self.classifier.name
-        self.version = str(self.classifier.config.get("version", "?"))
+    def __init__(self, classifier: PairClassifier):
+        self.classifier = classifier
+        self.name = classifier.name
+        self.version = str(classifier.config.get("version", "?"))
+
+    @classmethod
+    def load(cls, spec: str | Path = "default", *, models_dir: Path | None = None,
+             device: str = "auto") -> SupportModel:
+        return cls(PairClassifier.load(spec, "support", num_labels=1, models_dir=models_dir,
+                                       device=device))
 
     @classmethod
     def open(cls, settings) -> SupportModel:
-        return cls(settings.answer.support_model, models_dir=settings.models_dir,
-                   device=settings.embed.device)
+        return cls.load(settings.answer.support_model, models_dir=settings.models_dir,
+                        device=settings.embed.device)
 
     def score(self, pairs: list[tuple[str, str]]) -> np.ndarray:
         """P(passage supports sentence) for each (sentence, passage) pair."""

@@ -75,13 +75,17 @@ class VerdictPrediction:
 
 
 class VerdictModel:
-    def __init__(self, spec: str | Path = "default", *, models_dir: Path | None = None,
-                 device: str = "auto"):
-        self.classifier = PairClassifier.load(spec, "verdict", num_labels=len(VERDICT_LABELS),
-                                              models_dir=models_dir, device=device)
-        self.labels = tuple(self.classifier.config.get("labels", VERDICT_LABELS))
-        self.name = self.classifier.name
-        self.evidence_passages = int(self.classifier.config.get("evidence_passages", 3))
+    def __init__(self, classifier: PairClassifier):
+        self.classifier = classifier
+        self.labels = tuple(classifier.config.get("labels", VERDICT_LABELS))
+        self.name = classifier.name
+        self.evidence_passages = int(classifier.config.get("evidence_passages", 3))
+
+    @classmethod
+    def load(cls, spec: str | Path = "default", *, models_dir: Path | None = None,
+             device: str = "auto") -> VerdictModel:
+        return cls(PairClassifier.load(spec, "verdict", num_labels=len(VERDICT_LABELS),
+                                       models_dir=models_dir, device=device))
 
     def predict(self, question: str, passages: list[str]) -> VerdictPrediction:
         evidence = evidence_text(passages[: self.evidence_passages])

@@ -26,28 +26,38 @@ class EmbedderInfo:
 
 
 class Embedder:
-    """Loads the model once; ``encode`` returns L2-normalised float32 rows."""
+    """The sentence embedder; ``Embedder.load(settings)`` loads the model once, ``encode``
+    returns L2-normalised float32 rows."""
 
-    def __init__(self, settings: EmbedSettings):
+    def __init__(self, settings: EmbedSettings, model, device: str, precision: str,
+                 info: EmbedderInfo):
+        self.settings = settings
+        self.model = model
+        self.device = device
+        self.precision = precision
+        self.info = info
+
+    @classmethod
+    def load(cls, settings: EmbedSettings) -> Embedder:
         setup_process()
         from sentence_transformers import SentenceTransformer
 
-        self.settings = settings
-        self.device = pick_device(settings.device)
-        self.precision = pick_precision(settings.precision, self.device)
-        if self.device == "cpu":
+        device = pick_device(settings.device)
+        precision = pick_precision(settings.precision, device)
+        if device == "cpu":
             configure_cpu_threads()
-        self.model = SentenceTransformer(str(resolve_model(settings.model)), device=self.device)
-        if self.precision == "bf16":
+        model = SentenceTransformer(str(resolve_model(settings.model)), device=device)
+        if precision == "bf16":
             # The whole model in bf16 rather than fp32 weights under autocast (layer norms and
             # softmax in bf16 too). bench/embed_variants.py: 1.04-1.05x autocast's chunks/s,
             # cosine >= 0.9999 to fp32 (autocast: 0.99996); equal BioASQ recall (bench/ingest.py).
             import torch
 
-            self.model.to(torch.bfloat16)
-        dim = self.model.get_embedding_dimension() if hasattr(
-            self.model, "get_embedding_dimension") else self.model.get_sentence_embedding_dimension()
-        self.info = EmbedderInfo(settings.model, model_revision(settings.model), int(dim))
+            model.to(torch.bfloat16)
+        dim = model.get_embedding_dimension() if hasattr(
+            model, "get_embedding_dimension") else model.get_sentence_embedding_dimension()
+        return cls(settings, model, device, precision,
+                   EmbedderInfo(settings.model, model_revision(settings.model), int(dim)))
 
     @property
     def tokenizer(self):

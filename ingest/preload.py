@@ -48,7 +48,7 @@ class ModelPreload:
         if self._given is None:
             from ingest.embed import Embedder
 
-            self._embedder = pool.submit(Embedder, self._settings.embed)
+            self._embedder = pool.submit(Embedder.load, self._settings.embed)
         pool.shutdown(wait=False)
 
     def chunker(self) -> Chunker:

@@ -52,7 +52,7 @@ class Retriever:
         if embedder is None:
             from ingest.embed import Embedder
 
-            embedder = Embedder(settings.embed)
+            embedder = Embedder.load(settings.embed)
         if reranker == "auto":
             reranker = load_reranker(settings) if settings.retrieve.rerank else None
         return cls.over(generation, settings, embedder, reranker)

@@ -26,7 +26,7 @@ def shared(*parts: str) -> Path:
 def embedder():
     from ingest.embed import Embedder
 
-    return Embedder(load_settings().embed)
+    return Embedder.load(load_settings().embed)
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ def texts() -> list[str]:
 
 @pytest.fixture(scope="module")
 def both() -> tuple[Embedder, Embedder]:
-    return Embedder(EmbedSettings(precision="bf16")), Embedder(EmbedSettings(precision="fp32"))
+    return (Embedder.load(EmbedSettings(precision="bf16")),
+            Embedder.load(EmbedSettings(precision="fp32")))
 
 
 def test_bf16_embedder_runs_a_bf16_model_and_returns_unit_float32_rows(both, texts):

@@ -137,7 +137,7 @@ def test_healthver_pairs_become_stances_split_by_topic():
 
 @pytest.fixture(scope="module")
 def stance_model():
-    return StanceModel("default")
+    return StanceModel.load("default")
 
 
 def test_the_shipped_stance_model_reads_which_way_a_real_sentence_answers(stance_model):

@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None, prog: str = "clinrag train answerability
     from retriever.hybrid import Retriever
 
     retriever = Retriever.open(settings)
-    verdict = VerdictModel(settings.answer.verdict_model, models_dir=settings.models_dir,
+    verdict = VerdictModel.load(settings.answer.verdict_model, models_dir=settings.models_dir,
                            device=settings.embed.device)
     k = settings.answer.evidence_k
     generation = retriever.generation

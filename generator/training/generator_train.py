@@ -257,7 +257,7 @@ def train(data: Path, out: Path, models_dir: Path, config: TrainConfig, *,
     # Measure what users get: the shipped adapter loaded the way the answerer loads it.
     from generator.llm import LocalCausalLM
 
-    generator = LocalCausalLM(out, models_dir=models_dir, device="cpu")
+    generator = LocalCausalLM.load(out, models_dir=models_dir, device="cpu")
     summary["test_generation"] = evaluate_generation(generator, test_records, records, config)
     (out / ADAPTER_CONFIG).write_text(json.dumps(summary, indent=1) + "\n")
     (out / "README.md").write_text(model_card(summary))
@@ -275,10 +275,10 @@ def evaluate_saved(data: Path, out: Path, models_dir: Path, config: TrainConfig,
     records = load_pubmedqa(data)
     test = split_records(records, "test")
     if adapter:
-        generator = LocalCausalLM(out, models_dir=models_dir, device="cpu")
+        generator = LocalCausalLM.load(out, models_dir=models_dir, device="cpu")
         summary["test_generation"] = evaluate_generation(generator, test, records, config)
     if base:
-        generator = LocalCausalLM(smollm2.prepare(models_dir), device="cpu")
+        generator = LocalCausalLM.load(smollm2.prepare(models_dir), device="cpu")
         summary["base_test_generation"] = evaluate_generation(generator, test, records, config)
     (out / ADAPTER_CONFIG).write_text(json.dumps(summary, indent=1) + "\n")
     (out / "README.md").write_text(model_card(summary))
