@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from clinrag.bioasq import BioASQFormatError, golden_files, golden_questions
 from clinrag.pubmed_ids import pubmed_doc_id
 from clinrag.pubmedqa import PubMedQAFormatError, read_pubmedqa
 
@@ -80,10 +81,11 @@ def load_benchmark(name: str, path: Path) -> Benchmark:
         examples = pubmedqa_examples(_read_json(files[0]), files[0].name)
         labels = ("yes", "no", "maybe")
     elif name == "bioasq":
-        files = sorted(path.rglob("*.json")) if path.is_dir() else [path]
-        if not files:
-            raise DatasetError(f"{path}: no BioASQ golden *.json files")
-        examples = bioasq_examples([(f.name, _read_json(f)) for f in files])
+        try:
+            files = golden_files(path)
+        except BioASQFormatError as exc:
+            raise DatasetError(str(exc)) from None
+        examples = bioasq_examples([(f, _read_json(f)) for f in files])
         labels = ("yes", "no")
     elif name == "squad":
         from eval.squad import squad_examples
@@ -127,24 +129,14 @@ def pubmedqa_examples(data: Any, where: str = "pubmedqa") -> list[Example]:
 
 
 # -- BioASQ ------------------------------------------------------------------------------------
-def bioasq_examples(files: list[tuple[str, Any]]) -> list[Example]:
-    """Every question of every golden file, the first occurrence of an id winning."""
-    seen: dict[str, Example] = {}
-    for file_name, data in files:
-        questions = data.get("questions") if isinstance(data, dict) else None
-        if not isinstance(questions, list):
-            raise DatasetError(f"{file_name}: missing field 'questions' (BioASQ golden JSON)")
-        for index, q in enumerate(questions, start=1):
-            if not isinstance(q, dict):
-                raise DatasetError(f"{file_name}: question #{index} is not an object")
-            qid = str(q.get("id") or "").strip()
-            name = f"{file_name}: question #{index}" + (f" (id {qid})" if qid else "")
-            if not qid:
-                raise DatasetError(f"{name}: missing field 'id'")
-            if qid in seen:
-                continue
-            seen[qid] = _bioasq_example(q, qid, name)
-    return list(seen.values())
+def bioasq_examples(files: list[tuple[Path, Any]]) -> list[Example]:
+    """Every question of every golden file, the first occurrence of an id winning
+    (clinrag/bioasq.py walks the files)."""
+    try:
+        questions = golden_questions(files)
+    except BioASQFormatError as exc:
+        raise DatasetError(str(exc)) from None
+    return [_bioasq_example(g.raw, g.qid, g.where) for g in questions]
 
 
 def _bioasq_example(q: dict[str, Any], qid: str, name: str) -> Example:

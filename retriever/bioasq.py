@@ -11,11 +11,10 @@ Two splits, both stable across runs and machines:
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from clinrag.bioasq import read_golden
 from clinrag.pubmed_ids import pubmed_doc_id
 from clinrag.splits import hash_bucket, tenths_split
 
@@ -48,40 +47,26 @@ def temporal_split(question: Question) -> str:
     return "val" if hash_bucket("clinrag-bioasq-temporal", question.qid, 2) == 0 else "test"
 
 
-def round_of(path: Path) -> str:
-    """The BioASQ round a golden file belongs to ("Task9BGoldenEnriched/9B1_golden.json": 9B)."""
-    for part in reversed(Path(path).parts):
-        found = re.match(r"(?:Task)?(\d+B)", part)
-        if found:
-            return found.group(1)
-    return ""
-
-
 def load_questions(folder: Path) -> list[Question]:
-    """Every question in every ``*_golden.json`` under ``folder``, first occurrence of an id."""
-    seen: dict[str, Question] = {}
-    files = sorted(Path(folder).rglob("*.json"))
-    if not files:
-        raise FileNotFoundError(f"no BioASQ golden JSON files under {folder}")
-    for path in files:
-        data = json.loads(path.read_text("utf-8"))
-        for q in data.get("questions", ()):
-            qid = str(q.get("id"))
-            if qid in seen or not q.get("body"):
-                continue
-            docs = tuple(dict.fromkeys(filter(None, map(pubmed_doc_id,
-                                                        q.get("documents", ())))))
-            ideal = q.get("ideal_answer") or ""
-            seen[qid] = Question(
-                qid=qid, body=" ".join(str(q["body"]).split()), qtype=str(q.get("type", "")),
-                gold_doc_ids=docs,
-                gold_snippets=tuple(" ".join(str(s.get("text", "")).split())
-                                    for s in q.get("snippets", ())),
-                ideal_answer=ideal[0] if isinstance(ideal, list) and ideal else str(ideal),
-                exact_answer=q.get("exact_answer"),
-                round=round_of(path),
-            )
-    return list(seen.values())
+    """Every question with a body in the golden files under ``folder`` (clinrag/bioasq.py:
+    first occurrence of an id)."""
+    out = []
+    for g in read_golden(folder):
+        q = g.raw
+        if not q.get("body"):
+            continue
+        ideal = q.get("ideal_answer") or ""
+        out.append(Question(
+            qid=g.qid, body=" ".join(str(q["body"]).split()), qtype=str(q.get("type", "")),
+            gold_doc_ids=tuple(dict.fromkeys(filter(None, map(pubmed_doc_id,
+                                                              q.get("documents", ()))))),
+            gold_snippets=tuple(" ".join(str(s.get("text", "")).split())
+                                for s in q.get("snippets", ())),
+            ideal_answer=ideal[0] if isinstance(ideal, list) and ideal else str(ideal),
+            exact_answer=q.get("exact_answer"),
+            round=g.round,
+        ))
+    return out
 
 
 def split(questions: list[Question], name: str, how: str = "random") -> list[Question]:

@@ -176,7 +176,8 @@ def test_lora_training_on_abstracts_and_full_text(bioasq_index, embedder, tmp_pa
 
 @pytest.mark.data
 def test_temporal_split_trains_on_earlier_rounds_only():
-    from retriever.bioasq import load_questions, round_of, split
+    from clinrag.bioasq import round_of
+    from retriever.bioasq import load_questions, split
 
     assert round_of(Path("x/Task9BGoldenEnriched/9B1_golden.json")) == "9B"
     questions = load_questions(shared("bioasq"))

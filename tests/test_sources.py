@@ -315,3 +315,30 @@ def test_a_bioasq_url_with_a_trailing_slash_names_the_same_document_everywhere(t
     assert example.relevant_doc_ids == ("pubmed:23001136",)
     assert example.gold_snippets[0].doc_id == "pubmed:23001136"
     assert load_questions(path.parent)[0].gold_doc_ids == ("pubmed:23001136",)
+
+
+def test_evaluation_and_training_read_the_same_bioasq_questions(tmp_path):
+    """One walk over the golden files (clinrag/bioasq.py): a question id already read from
+    an earlier file (in path order) is skipped by both, and both know each question's
+    round."""
+    from clinrag.bioasq import BioASQFormatError, read_golden
+    from eval.datasets import load_benchmark
+    from retriever.bioasq import load_questions
+
+    def question(qid: str, body: str) -> dict:
+        return {"id": qid, "body": body, "type": "yesno", "exact_answer": "yes",
+                "documents": ["http://www.ncbi.nlm.nih.gov/pubmed/1"], "snippets": []}
+
+    for folder, questions in (("Task9BGoldenEnriched", [question("a", "First?")]),
+                              ("Task10BGoldenEnriched", [question("a", "Again?"),
+                                                         question("b", "Second?")])):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x_golden.json").write_text(json.dumps({"questions": questions}))
+    trained = load_questions(tmp_path)
+    evaluated = load_benchmark("bioasq", tmp_path).examples
+    assert [(q.qid, q.body, q.round) for q in trained] == [("a", "Again?", "10B"),
+                                                          ("b", "Second?", "10B")]
+    assert [(e.id, e.question) for e in evaluated] == [(q.qid, q.body) for q in trained]
+    (tmp_path / "broken.json").write_text(json.dumps({"questions": [{"body": "no id?"}]}))
+    with pytest.raises(BioASQFormatError, match="broken.json: question #1: missing field 'id'"):
+        read_golden(tmp_path)
