@@ -305,13 +305,17 @@ def _split_function(benchmark: str) -> Callable[[Example], str]:
 
 # -- components -----------------------------------------------------------------------------------
 def _open_answerer(settings: Settings, retriever):
+    """The run's runtime, loaded once (sharing the retriever's embedder and reranker), and
+    its answerer over the run's retriever."""
     try:
-        from generator.answer import Answerer
+        from generator.runtime import Runtime
     except ImportError as exc:
         raise HarnessError(f"the answerer is not available ({exc}); run with --no-answer for "
                            "retrieval metrics only") from exc
     try:
-        return Answerer.open(settings, retriever=retriever)
+        runtime = Runtime.load(settings, embedder=retriever.embedder,
+                               reranker=retriever.reranker)
+        return runtime.answerer(retriever)
     except (OSError, RuntimeError, ValueError) as exc:
         raise HarnessError(f"the answerer could not be loaded: {exc}; run with --no-answer for "
                            "retrieval metrics only") from exc

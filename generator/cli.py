@@ -92,8 +92,9 @@ def render(answer: Answer, width: int = 96) -> str:
 def main(argv: list[str] | None = None, prog: str = "clinrag ask") -> int:
     args = build_parser(prog).parse_args(argv)
     from clinrag.adapters import AdapterUnavailable
-    from generator.answer import Answerer, QueryError
+    from generator.answer import QueryError
     from generator.llm import GeneratorError
+    from generator.runtime import Runtime
     from ingest.errors import IndexCorrupt, IndexMismatch
 
     settings = load_settings({
@@ -103,7 +104,8 @@ def main(argv: list[str] | None = None, prog: str = "clinrag ask") -> int:
                    "endpoint": args.endpoint, "verify": False if args.no_verify else None},
     })
     try:
-        answer = Answerer.open(settings).answer(args.question, filters=filters_from_args(args))
+        answerer = Runtime.load(settings).answerer()
+        answer = answerer.answer(args.question, filters=filters_from_args(args))
     except (QueryError, IndexMismatch, IndexCorrupt, AdapterUnavailable, GeneratorError,
             FileNotFoundError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)

@@ -43,9 +43,11 @@ PAGE_HEADERS = {
 
 
 def open_answerer(settings: Settings):
-    from generator.answer import Answerer
+    """The models, loaded once for the server's life (generator/runtime.py), over the
+    index's current generation; each new generation is reopened with the same runtime."""
+    from generator.runtime import Runtime
 
-    return Answerer.open(settings)
+    return Runtime.load(settings).answerer()
 
 
 def create_app(settings: Settings, config: ServeConfig | None = None, *,

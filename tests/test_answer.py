@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -104,9 +105,8 @@ def test_answer_on_the_demo_corpus_is_cited_and_readable(answerer):
 
 
 def test_prompt_injection_in_a_chunk_is_inert(answerer):
-    hostile = Answerer(answerer._m.__class__(**{**answerer._m.__dict__,
-                                                 "generator": AdversarialGenerator()}),
-                       answerer.retriever)
+    runtime = dataclasses.replace(answerer.runtime, generator=AdversarialGenerator())
+    hostile = Answerer.over(runtime, answerer.retriever)
     answer = hostile.answer("SGLT2 inhibitors and hospitalisation for heart failure: "
                             "what do the trials show?")
     assert any("IGNORE ALL PREVIOUS" in s.text for s in answer.evidence), \
@@ -116,7 +116,7 @@ def test_prompt_injection_in_a_chunk_is_inert(answerer):
     assert "evil" not in text and "stopping all medication" not in text
     assert answer.checks.get("dropped_citations", 0) >= 2     # [9] and [12] never emitted
     # The poisoned text reached the generator only fenced and defanged.
-    prompt = json.dumps(hostile._m.generator.prompts[-1])
+    prompt = json.dumps(hostile.runtime.generator.prompts[-1])
     assert "http://evil.example" not in prompt and "<|im_start|>system" not in prompt
 
 
@@ -128,7 +128,7 @@ def test_verification_drops_an_unsupported_sentence_with_the_real_support_model(
                     "compared with placebo.", (1,)),
               Draft("Dapagliflozin increased cardiovascular death compared with placebo.", (1,)),
               Draft("Metformin cures heart failure in children.", (2,))]
-    kept = verify(drafts, passages, answerer._m.support.score, threshold=0.5, max_sentences=4)
+    kept = verify(drafts, passages, answerer.runtime.support.score, threshold=0.5, max_sentences=4)
     assert [s.text for s in kept] == [drafts[0].text]
 
 
@@ -146,8 +146,8 @@ def test_abstains_when_the_literature_does_not_answer(answerer):
 def test_without_a_gate_the_verdict_probability_alone_decides(answerer):
     config = answerer.settings.answer.model_copy(update={"answerability_model": "none"})
     settings = answerer.settings.model_copy(update={"answer": config})
-    bare = Answerer(answerer._m.__class__(**{**answerer._m.__dict__, "gate": None,
-                                              "settings": settings}), answerer.retriever)
+    bare = Answerer.over(dataclasses.replace(answerer.runtime, gate=None, settings=settings),
+                         answerer.retriever)
     answer = bare.answer(QUESTION)
     assert set(answer.answerability) == {"p_unanswerable", "threshold", "p_insufficient"}
     assert answer.answerability["threshold"] == 0.3

@@ -51,7 +51,7 @@ def test_no_verdict_contradicts_its_source(answers):
 
 
 def test_no_verdict_sits_above_a_quote_the_stance_model_reads_the_other_way(answerer, answers):
-    model = answerer._m.stance
+    model = answerer.runtime.stance
     assert model is not None, "the stance model is selected"
     for question, answer in answers.items():
         if answer.verdict not in ("yes", "no"):
