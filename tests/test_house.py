@@ -4,6 +4,9 @@
    the shared ground below every stage. Every import is read from the source (module level and
    inside functions alike), so a lazy backward import is caught too.
 2. No module outside ``tests/`` is over ~400 lines unless its docstring says why.
+3. Constructors only store what they are given: no ``__init__`` in ingest/, retriever/ or
+   generator/ loads a model or builds an index structure (the ``load``/``build``/``open``
+   class methods do, docs/runtime.md).
 """
 
 from __future__ import annotations
@@ -104,3 +107,44 @@ def test_every_layer_is_a_package_the_wheel_ships(package):
     assert (REPO / package / "__init__.py").is_file()
     pyproject = (REPO / "pyproject.toml").read_text("utf-8")
     assert f'"{package}*"' in pyproject
+
+
+# What loading a model or building an index structure looks like in a constructor's body.
+LOADING_CALLS = {"from_pretrained", "SentenceTransformer", "load_sequence_classifier",
+                 "build_hnsw", "index_cpu_to_gpu", "csc_matrix", "load", "build", "open",
+                 "read_index"}
+STORING_PACKAGES = ("ingest", "retriever", "generator")
+
+
+def loading_constructors(module: str, source: str) -> list[str]:
+    """``module:line Class.__init__ calls NAME`` for each loading call inside an __init__."""
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for item in node.body:
+            if not (isinstance(item, ast.FunctionDef) and item.name == "__init__"):
+                continue
+            for call in ast.walk(item):
+                if isinstance(call, ast.Call):
+                    name = getattr(call.func, "attr", getattr(call.func, "id", ""))
+                    if name in LOADING_CALLS:
+                        out.append(f"{module}:{call.lineno} {node.name}.__init__ calls {name}")
+    return out
+
+
+def test_the_constructor_checker_sees_a_loader_in_an_init():
+    loads = "class A:\n    def __init__(self, spec):\n        self.m = X.from_pretrained(spec)\n"
+    assert loading_constructors("generator.x", loads) == [
+        "generator.x:3 A.__init__ calls from_pretrained"]
+    stores = ("class A:\n    def __init__(self, m):\n        self.m = m\n"
+              "    @classmethod\n    def load(cls, spec):\n        return cls(X.from_pretrained(spec))\n")
+    assert loading_constructors("generator.x", stores) == []
+
+
+def test_constructors_only_store_what_they_are_given():
+    paths = sorted(p for package in STORING_PACKAGES for p in (REPO / package).rglob("*.py"))
+    found = [v for path in paths
+             for v in loading_constructors(module_name(path), path.read_text("utf-8"))]
+    assert found == [], "constructors that load or build (move it to a classmethod):\n" + \
+        "\n".join(found)
