@@ -30,22 +30,13 @@ def run_example(example: Example, retriever, doc_params: SearchParams | None,
         "timings_ms": {}, "error": None, "scores": {},
     }
     if doc_params is not None:
-        t = time.perf_counter()
-        try:
-            hits = retriever.search(example.question, doc_params).hits
-        except QueryError as exc:
-            hits, row["error"] = [], f"retrieval: {exc}"
-        row["timings_ms"]["retrieve"] = round((time.perf_counter() - t) * 1000, 1)
+        hits = _search(retriever, example.question, doc_params, row, "retrieve", "retrieval")
         row["retrieved"] = [h.doc_id for h in hits]
         row["retrieved_chunk_ids"] = [h.chunk_id for h in hits[:10]]
         row["snippet_spans"] = [corpus.span(h) for h in hits[:10]]
     if passage_params is not None and not row["error"]:
-        t = time.perf_counter()
-        try:
-            passages = retriever.search(example.question, passage_params).hits
-        except QueryError as exc:
-            passages, row["error"] = [], f"passages: {exc}"
-        row["timings_ms"]["passages"] = round((time.perf_counter() - t) * 1000, 1)
+        passages = _search(retriever, example.question, passage_params, row, "passages",
+                           "passages")
         row["passage_spans"] = [corpus.span(h) for h in passages]
     if answerer is None:
         return row
@@ -79,3 +70,17 @@ def run_example(example: Example, retriever, doc_params: SearchParams | None,
     row["timings_ms"]["judge"] = round((time.perf_counter() - t) * 1000, 1)
     row["answer"] = answer.to_json()
     return row
+
+
+def _search(retriever, question: str, params: SearchParams, row: dict[str, Any],
+            timing: str, stage: str) -> list:
+    """The hits of one ranking, timed into ``row``; a refused query is the row's error."""
+    from retriever.hybrid import QueryError
+
+    t = time.perf_counter()
+    try:
+        hits = retriever.search(question, params).hits
+    except QueryError as exc:
+        hits, row["error"] = [], f"{stage}: {exc}"
+    row["timings_ms"][timing] = round((time.perf_counter() - t) * 1000, 1)
+    return hits
