@@ -65,12 +65,13 @@ def main() -> int:
     from retriever.bioasq import load_questions, split
     from retriever.bm25 import BM25Engine
     from retriever.dense import build_hnsw
+    from retriever.index_view import chunk_passage
     from retriever.hybrid import Retriever
 
     settings = load_settings({"index": args.index})
     generation = IndexStore(settings.index_dir).open()
     rng = random.Random(7)
-    base_texts = [Retriever._passage_text(generation, i) for i in range(len(generation.chunks))]
+    base_texts = [chunk_passage(generation, i) for i in range(len(generation.chunks))]
     texts = list(base_texts)
     while len(texts) < args.size:
         texts.append(perturb(rng.choice(base_texts), rng))

@@ -142,6 +142,22 @@ class RetrieveSettings(BaseModel):
         50_000, ge=1, description="From this many chunks on, dense search uses HNSW (exact "
         "flat search below)."
     )
+    backend: Literal["local", "milvus"] = Field(
+        "local", description="Where search runs: 'local' = the index folder, in process; "
+        "'milvus' = the generation `ingest run --backend milvus` published to a Milvus "
+        "server (docs/milvus.md).")
+    milvus_uri: str = Field(
+        "http://127.0.0.1:19530", description="The Milvus server (backend = 'milvus').")
+    milvus_token: str | None = Field(
+        None, description="Milvus token ('user:password' or an API key); better set as "
+        "CLINRAG_RETRIEVE__MILVUS_TOKEN than on a command line.")
+    milvus_db: str | None = Field(None, description="Milvus database (None: its default).")
+    milvus_collection: str = Field(
+        "clinrag", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$",
+        description="The alias readers search; each generation is a collection "
+        "NAME_g000007 behind it.")
+    milvus_ef: int = Field(128, ge=1, le=4096,
+                           description="HNSW search breadth of Milvus's dense requests.")
 
 
 class AnswerSettings(BaseModel):

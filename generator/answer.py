@@ -38,7 +38,7 @@ from generator import verdicts
 from generator.evidence_stance import without_title
 from generator.language import language_message, unreadable_script
 from generator.stance import quote_tier
-from generator.sources import document_paths, source_of
+from generator.sources import source_of
 from generator.turn import Turn
 from generator.types import Answer, Source, Statement
 from generator.verdict import VerdictPrediction, is_yes_no_question
@@ -57,18 +57,16 @@ class Answerer:
     """Answers questions over one index generation with a loaded ``Runtime``
     (generator/runtime.py); ``Answerer.over(runtime, retriever)`` opens one."""
 
-    def __init__(self, runtime: Runtime, retriever: Retriever | None, paths: dict[str, str]):
+    def __init__(self, runtime: Runtime, retriever: Retriever | None):
         self.runtime = runtime
         self.settings = runtime.settings
         self.retriever = retriever
         self.models = runtime.versions
-        self._paths = paths          # doc id -> the file it came from, for citations
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
     def over(cls, runtime: Runtime, retriever: Retriever | None) -> Answerer:
-        return cls(runtime, retriever,
-                   document_paths(retriever.generation) if retriever is not None else {})
+        return cls(runtime, retriever)
 
     @classmethod
     def open(cls, settings: Settings, *, retriever: Retriever | None = None) -> Answerer:
@@ -97,7 +95,7 @@ class Answerer:
 
     @property
     def generation_id(self) -> str:
-        return self.retriever.generation.name if self.retriever is not None else ""
+        return self.retriever.store.name if self.retriever is not None else ""
 
     # -- answering -------------------------------------------------------------------------
     def answer(self, question: str, *, filters: Filters = Filters(), k: int | None = None,
@@ -135,7 +133,7 @@ class Answerer:
         script = unreadable_script(turn.question)
         if script is not None:
             turn.abstention = language_message(script)
-        elif self.retriever is None or not self.retriever.generation.chunks:
+        elif self.retriever is None or not self.retriever.store.size:
             turn.abstention = "the index is empty: nothing has been ingested yet"
 
     def _retrieve(self, turn: Turn) -> None:
@@ -149,7 +147,7 @@ class Answerer:
         turn.timings["retrieve"] = _ms(t)
         turn.timings.update({f"retrieve.{key}": v for key, v in found.trace.timings_ms.items()})
         turn.hits = found.hits
-        turn.sources = [source_of(i + 1, hit, self._paths.get(hit.doc_id))
+        turn.sources = [source_of(i + 1, hit)
                         for i, hit in enumerate(found.hits)]
         turn.passages = {s.n: self.retriever.passage_of(s.chunk_id) for s in turn.sources}
         if not turn.sources:

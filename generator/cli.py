@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from clinrag.backend_args import add_backend_args, backend_settings
 from clinrag.settings import load_settings
 from generator.types import Answer
 from retriever.cli import add_filter_args, filters_from_args
@@ -27,6 +28,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--endpoint", help="OpenAI-compatible base URL (with --generator openai)")
     add_filter_args(parser)
     parser.add_argument("--index", type=Path)
+    add_backend_args(parser)
     parser.add_argument("--home", type=Path)
     parser.add_argument("--json", action="store_true")
     return parser
@@ -95,18 +97,19 @@ def main(argv: list[str] | None = None, prog: str = "clinrag ask") -> int:
     from generator.answer import QueryError
     from generator.llm import GeneratorError
     from generator.runtime import Runtime
-    from ingest.errors import IndexCorrupt, IndexMismatch
+    from ingest.errors import IndexError_
 
     settings = load_settings({
         "home": args.home, "index": args.index,
-        "retrieve": {"mode": args.mode, "rerank": False if args.no_rerank else None},
+        "retrieve": {"mode": args.mode, "rerank": False if args.no_rerank else None,
+                     **backend_settings(args)},
         "answer": {"evidence_k": args.k, "generator": args.generator,
                    "endpoint": args.endpoint, "verify": False if args.no_verify else None},
     })
     try:
         answerer = Runtime.load(settings).answerer()
         answer = answerer.answer(args.question, filters=filters_from_args(args))
-    except (QueryError, IndexMismatch, IndexCorrupt, AdapterUnavailable, GeneratorError,
+    except (QueryError, IndexError_, AdapterUnavailable, GeneratorError,
             FileNotFoundError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1

@@ -78,6 +78,9 @@ class Runtime:
 
         settings = self.settings if index_dir is None else self.settings.model_copy(
             update={"index": index_dir})
+        if settings.retrieve.backend == "milvus" and index_dir is None:
+            # The server's alias, not the folder: a serving machine needs no index folder.
+            return Retriever.open(settings, embedder=self.embedder, reranker=self.reranker)
         if not IndexStore(settings.index_dir).exists():
             return None
         return Retriever.open(settings, embedder=self.embedder, reranker=self.reranker)

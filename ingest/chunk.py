@@ -165,9 +165,14 @@ def passage_text(chunk: Chunk, title: str, settings: ChunkSettings) -> str:
     with it, 53/97 without) and abstention with the source removed (0.974 vs 0.965): the
     models learnt with it.
     """
-    if settings.prefix_title and title and not chunk.text.startswith(title):
-        return f"{title}\n{chunk.text}"
-    return chunk.text
+    return titled(chunk.text, title, settings.prefix_title)
+
+
+def titled(text: str, title: str, prefix_title: bool) -> str:
+    """``text`` under its title line, unless it opens with the title already."""
+    if prefix_title and title and not text.startswith(title):
+        return f"{title}\n{text}"
+    return text
 
 
 def index_text(chunk: Chunk, title: str, settings: ChunkSettings) -> str:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from clinrag.backend_args import add_backend_args, backend_settings
 from clinrag.process import setup_process
 from clinrag.settings import Settings, SettingsError, load_settings
 from ingest.errors import IndexError_, SourceError
@@ -22,6 +23,7 @@ from ingest.report import EXIT_FATAL, EXIT_OK, EXIT_USAGE
 def add_index_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", type=Path, help="index folder (default: $CLINRAG_HOME/index)")
     parser.add_argument("--home", type=Path, help="clinrag home folder (default: ./data)")
+    add_backend_args(parser)
 
 
 def build_parser(prog: str = "ingest") -> argparse.ArgumentParser:
@@ -79,6 +81,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
                   "device": get("device"), "batch_size": get("batch_size")},
         "ingest": {"workers": get("workers"), "parse_timeout_s": get("timeout"),
                    "lock_wait_s": get("wait"), "pdf_extractor": get("pdf_extractor")},
+        "retrieve": backend_settings(args),
     })
 
 

@@ -79,6 +79,7 @@ def run(paths: list[Path], settings: Settings, *, rebuild: bool = False, prune: 
             else "skipped"
         report.files.append(FileReport(str(item.path), status, item.category, item.message))
 
+    _check_backend(settings)
     with store.writer(wait_s=settings.ingest.lock_wait_s) as writer:
         current = _open_base(store)
         report.previous_generation = current.name if current else None
@@ -127,6 +128,7 @@ def run(paths: list[Path], settings: Settings, *, rebuild: bool = False, prune: 
             report.generation = base.name if base else None
             report.counts = dict(base.manifest["counts"]) if base else {}
             report.timings_s = {k: round(v, 3) for k, v in timings.items()}
+            _publish(store, settings, report)
             _finish(store, report)
             return report
         data = _assemble(base, new_ledger, incoming, settings, wanted, excluded, models,
@@ -140,6 +142,7 @@ def run(paths: list[Path], settings: Settings, *, rebuild: bool = False, prune: 
         report.generation = writer.commit(data, keep=settings.ingest.keep_generations)
         timings["write"] = time.perf_counter() - t_write
         report.timings_s = {k: round(v, 3) for k, v in timings.items()}
+        _publish(store, settings, report)
         _finish(store, report)
         return report
 
@@ -148,6 +151,7 @@ def remove(targets: list[str], settings: Settings) -> RunReport:
     """``ingest remove ID|PATH``: drop files from the ledger, or exclude document ids."""
     report = RunReport(started=_now())
     store = IndexStore(settings.index_dir)
+    _check_backend(settings)
     with store.writer(wait_s=settings.ingest.lock_wait_s) as writer:
         current = _open_base(store)
         if current is None:
@@ -182,6 +186,7 @@ def remove(targets: list[str], settings: Settings) -> RunReport:
         report.generation = writer.commit(data, keep=settings.ingest.keep_generations)
         report.counts = {"documents": len(data.documents), "chunks": len(data.chunks),
                          "files": len(data.ledger)}
+        _publish(store, settings, report)
         _finish(store, report)
         return report
 
@@ -358,6 +363,30 @@ def _assemble(base: Generation | None, ledger: dict[str, LedgerEntry], incoming:
 
 def _ledger_json(ledger: dict[str, LedgerEntry]) -> list[dict[str, Any]]:
     return sorted((e.to_json() for e in ledger.values()), key=lambda e: e["path"])
+
+
+def _check_backend(settings: Settings) -> None:
+    """With the milvus backend, a server that cannot be reached stops the run before any
+    work (BackendUnavailable, one line)."""
+    if settings.retrieve.backend == "milvus":
+        from ingest.store.milvus import MilvusTarget, connect
+
+        connect(MilvusTarget.of(settings))
+
+
+def _publish(store: IndexStore, settings: Settings, report: RunReport) -> None:
+    """With the milvus backend, the folder's current generation is what the server serves
+    after the run (a run that changed nothing still publishes one an interrupted run left
+    behind). Still under the writer's lock: two writers never publish at once."""
+    if settings.retrieve.backend != "milvus" or not store.exists():
+        return
+    from ingest.store.generation import document_paths
+    from ingest.store.milvus import MilvusTarget, publish
+
+    generation = store.open(verify=False)
+    report.published = publish(generation, MilvusTarget.of(settings),
+                               settings.ingest.keep_generations,
+                               document_paths(generation)).to_json()
 
 
 def _finish(store: IndexStore, report: RunReport) -> None:

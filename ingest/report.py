@@ -33,6 +33,7 @@ class RunReport:
     added_chunks: int = 0
     removed_chunks: int = 0
     timings_s: dict[str, float] = field(default_factory=dict)
+    published: dict[str, Any] | None = None   # the Milvus publish (ingest/store/milvus.py)
     started: str = ""
     finished: str = ""
 
@@ -79,6 +80,11 @@ class RunReport:
             lines.append(f"no changes; generation {self.generation or 'none'} stays current")
         if self.counts:
             lines.append("index: " + ", ".join(f"{v} {k}" for k, v in self.counts.items()))
+        if self.published:
+            p = self.published
+            lines.append(f"milvus: {p['collection']} already served" if p["unchanged"] else
+                         f"milvus: {p['collection']} now served ({p['chunks']} chunks, "
+                         f"{p['seconds']:.1f}s; was {p['previous'] or 'none'})")
         if self.timings_s:
             lines.append("time: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.timings_s.items()))
         return "\n".join(lines)

@@ -45,12 +45,7 @@ class BM25Engine:
         n_docs = tf.shape[0]
         lengths = np.asarray(tf.sum(axis=1)).ravel()
         avgdl = float(lengths.mean()) if n_docs else 0.0
-        df = np.bincount(sparse.tf.indices, minlength=tf.shape[1]).astype(np.float64)
-        present = df > 0
-        idf = np.zeros(tf.shape[1], dtype=np.float64)
-        idf[present] = np.log(n_docs - df[present] + 0.5) - np.log(df[present] + 0.5)
-        average_idf = float(idf[present].mean()) if present.any() else 0.0
-        idf[present & (idf < 0)] = params.epsilon * average_idf
+        idf = sparse.idf(params.epsilon)
         # w(d, t) = idf(t) * tf (k1 + 1) / (tf + k1 (1 - b + b |d| / avgdl))
         norms = params.k1 * (1 - params.b + params.b * lengths / avgdl) if avgdl else lengths
         coo = tf.tocoo()

@@ -7,8 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+from clinrag.backend_args import add_backend_args, backend_settings
 from clinrag.settings import load_settings
-from ingest.errors import IndexCorrupt, IndexMismatch
+from ingest.errors import IndexError_
 from retriever.types import Filters, SearchParams
 
 
@@ -23,6 +24,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     add_filter_args(parser)
     parser.add_argument("--index", type=Path)
     parser.add_argument("--home", type=Path)
+    add_backend_args(parser)
     parser.add_argument("--json", action="store_true")
     return parser
 
@@ -52,7 +54,8 @@ def main(argv: list[str] | None = None, prog: str = "clinrag search") -> int:
 
     settings = load_settings({
         "home": args.home, "index": args.index,
-        "retrieve": {"reranker": args.reranker, "rerank": False if args.no_rerank else None},
+        "retrieve": {"reranker": args.reranker, "rerank": False if args.no_rerank else None,
+                     **backend_settings(args)},
     })
     try:
         params = SearchParams(k=args.k, mode=args.mode, max_per_doc=args.max_per_doc,
@@ -64,12 +67,12 @@ def main(argv: list[str] | None = None, prog: str = "clinrag search") -> int:
         retriever = Retriever.open(settings)
         result = retriever.search(args.query, params)
         hits = result.hits
-    except (QueryError, IndexMismatch, IndexCorrupt, RerankerUnavailable,
+    except (QueryError, IndexError_, RerankerUnavailable,
             FileNotFoundError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps({"query": args.query, "generation": retriever.generation.name,
+        print(json.dumps({"query": args.query, "generation": retriever.store.name,
                           "hits": [h.to_json() for h in hits],
                           "timings_ms": result.trace.timings_ms}, indent=1))
         return 0

@@ -91,6 +91,7 @@ class Hit:
     doi: str | None = None
     publication_types: tuple[str, ...] = ()
     retracted: bool = False
+    path: str | None = None       # the file its document was ingested from
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from clinrag.backend_args import add_backend_args, backend_settings
 from clinrag.settings import load_settings
 from server.config import load_serve_config
 
@@ -19,6 +20,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, help="TCP port (default 8000)")
     parser.add_argument("--index", type=Path, help="index folder (default: $CLINRAG_HOME/index)")
     parser.add_argument("--home", type=Path, help="clinrag home folder (default: ./data)")
+    add_backend_args(parser)
     parser.add_argument("--workers", type=int, help="answers computed at once (default 2)")
     parser.add_argument("--queue", type=int, dest="queue_size",
                         help="requests that may wait for a worker before 503 (default 8)")
@@ -48,7 +50,8 @@ def main(argv: list[str] | None = None, prog: str = "clinrag serve") -> int:
     args = build_parser(prog).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s")
-    settings = load_settings({"home": args.home, "index": args.index})
+    settings = load_settings({"home": args.home, "index": args.index,
+                              "retrieve": backend_settings(args)})
     fields = ("host", "port", "workers", "queue_size", "request_timeout_s", "rate_per_minute",
               "burst", "keys_file", "audit_log", "library", "log_questions")
     config = load_serve_config({f: getattr(args, f) for f in fields})

@@ -167,7 +167,7 @@ def test_embedder_mismatch_is_a_clear_error(demo, embedder):
 def test_bm25_engine_matches_rank_bm25(demo):
     _, retriever = demo
     generation = retriever.generation
-    corpus = [tokenize(retriever._passage(i)) for i in range(len(generation.chunks))]
+    corpus = [tokenize(retriever.store.passage(i)) for i in range(len(generation.chunks))]
     reference = BM25Okapi(corpus)
     queries = [QUESTION, "vitamin D fractures elderly", "tranexamic acid trauma bleeding",
                "hand hygiene hospital infection", "proton pump inhibitor Clostridioides difficile"]

@@ -83,6 +83,15 @@ class Generation:
         return self.pages[chunk.page_id].page.text
 
 
+def document_paths(generation: Generation) -> dict[str, str]:
+    """doc id -> the file it came from (first file in path order), for citations."""
+    paths: dict[str, str] = {}
+    for path, entry in sorted(generation.ledger.items()):
+        for doc_id in entry.doc_ids:
+            paths.setdefault(doc_id, entry.path or path)
+    return paths
+
+
 @dataclass
 class GenerationData:
     """Everything a writer commits as a new generation."""

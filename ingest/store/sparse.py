@@ -64,6 +64,19 @@ class SparseIndex:
         tf.sort_indices()
         return SparseIndex(tf, vocab)
 
+    def idf(self, epsilon: float = 0.25) -> np.ndarray:
+        """BM25Okapi's idf of every vocabulary term: ln((N - n + 0.5) / (n + 0.5)), a negative
+        one replaced by ``epsilon`` x the mean idf; 0 for a term no row holds any more. The
+        local BM25 engine and the Milvus publisher (the answerer's term weights) share it."""
+        n_docs = self.tf.shape[0]
+        df = np.bincount(self.tf.indices, minlength=self.tf.shape[1]).astype(np.float64)
+        present = df > 0
+        idf = np.zeros(self.tf.shape[1], dtype=np.float64)
+        idf[present] = np.log(n_docs - df[present] + 0.5) - np.log(df[present] + 0.5)
+        average_idf = float(idf[present].mean()) if present.any() else 0.0
+        idf[present & (idf < 0)] = epsilon * average_idf
+        return idf
+
     def save(self, folder: Path) -> None:
         np.save(folder / FILES[0], self.tf.indptr.astype(np.int64), allow_pickle=False)
         np.save(folder / FILES[1], self.tf.indices.astype(np.int32), allow_pickle=False)
