@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                 answer = answerer.answer(question)
                 row = {"set": name, "mode": mode, "id": qid, "question": question,
                        "gold": gold, "verdict": answer.verdict, "abstained": answer.abstained,
+                       "abstention_reason": answer.abstention_reason,
                        "confidence": answer.confidence,
                        "verdict_probs": answer.verdict_probs,
                        "seconds": round(time.perf_counter() - t0, 3),

@@ -64,7 +64,7 @@ def main() -> int:
     from ingest.tokenize import TokenizerConfig, tokenize
     from retriever.bioasq import load_questions, split
     from retriever.bm25 import BM25Engine
-    from retriever.dense import build_hnsw
+    from ingest.store.dense import build_hnsw
     from retriever.index_view import chunk_passage
     from retriever.hybrid import Retriever
 

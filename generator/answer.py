@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -210,14 +211,19 @@ class Answerer:
             section = {s.n: s.section for s in turn.sources}
             polar = question if is_yes_no_question(question) else None
             first = verdicts.quote_order(turn.stances)
+            answering = verdicts.answering(
+                turn.stances, lambda texts: self.retriever.coverage(question, texts,
+                                                                    turn.context),
+                config.min_stance_relevance)
             statements = extractive(
                 passages, lambda sentences: self._relevance(question, sentences, turn.context),
                 self.runtime.support.score, threshold=config.support_threshold if turn.check else 0.0,
                 max_sentences=min(2, config.max_sentences),
                 texts={s.n: without_title(s.text, s.title) for s in turn.sources},
                 tier=lambda n, s: first(quote_tier(s, section.get(n), polar), s),
-                min_relevance=config.min_relevance)
-            turn.statements = self._relevant(question, statements, turn.context, turn.checks)
+                min_relevance=config.min_relevance, exempt=answering)
+            turn.statements = self._relevant(question, statements, turn.context, turn.checks,
+                                             exempt=answering)
             turn.timings["extractive"] = _ms(t)
             turn.checks["extractive_sentences"] = len(turn.statements)
         if not turn.statements:
@@ -317,14 +323,17 @@ class Answerer:
         return [c + 0.01 / (1 + math.exp(-s)) for c, s in zip(coverage, scores)]
 
     def _relevant(self, question: str, statements: list[Statement], context: list[str],
-                  checks: dict[str, int]) -> list[Statement]:
+                  checks: dict[str, int],
+                  exempt: Callable[[str], bool] | None = None) -> list[Statement]:
         """The statements that answer the question asked: a true sentence about something
-        else (another drug, another outcome) is dropped (``answer.min_relevance``)."""
+        else (another drug, another outcome) is dropped (``answer.min_relevance``), unless
+        ``exempt`` (the stance model read it as answering the yes/no question)."""
         if not statements:
             return statements
         floor = self.settings.answer.min_relevance
         coverage = self.retriever.coverage(question, [s.text for s in statements], context)
-        kept = [s for s, c in zip(statements, coverage) if c >= floor]
+        kept = [s for s, c in zip(statements, coverage)
+                if c >= floor or (exempt is not None and exempt(s.text))]
         checks["irrelevant_sentences"] = checks.get("irrelevant_sentences", 0) + \
             len(statements) - len(kept)
         return kept

@@ -184,7 +184,8 @@ def extractive(passages: dict[int, str], relevance: Callable[[list[str]], Sequen
                claim_check: ClaimCheck = exact_check,
                texts: dict[int, str] | None = None,
                tier: Callable[[int, str], int | None] | None = None,
-               min_relevance: float = float("-inf")) -> list[Statement]:
+               min_relevance: float = float("-inf"),
+               exempt: Callable[[str], bool] | None = None) -> list[Statement]:
     """Quote the passage sentences most relevant to the question, each citing its passage.
 
     Quotes are cut from ``texts`` (the chunks' own text) where given, so the title line the
@@ -192,7 +193,9 @@ def extractive(passages: dict[int, str], relevance: Callable[[list[str]], Sequen
     never opens a quoted sentence; support is still judged against ``passages``.
 
     ``tier`` orders candidates before relevance does (lower first; None: never quoted), and
-    a candidate scoring under ``min_relevance`` is never quoted.
+    a candidate scoring under ``min_relevance`` is never quoted unless ``exempt`` says so (the
+    sentences the stance model reads as answering a yes/no question: a results sentence
+    rarely repeats the question's words).
 
     ``relevance`` scores candidate sentences against the question (higher is better). A quote
     is still checked by the support model against its passage, so even the fallback never
@@ -211,7 +214,8 @@ def extractive(passages: dict[int, str], relevance: Callable[[list[str]], Sequen
     if not candidates:
         return []
     ranked = sorted(((r, i) for i, r in enumerate(relevance([s for _, s in candidates]))
-                     if float(r) >= min_relevance),
+                     if float(r) >= min_relevance
+                     or (exempt is not None and exempt(candidates[i][1]))),
                     key=lambda t: (tiers[t[1]], -float(t[0]), t[1]))
     chosen = [candidates[i] for _, i in ranked[: max_sentences * 4]]
     scores = list(support([(s, passages[n]) for n, s in chosen]))

@@ -250,12 +250,21 @@ def stance_verdict(sentences: Sequence[SentenceStance], papers: Sequence[PaperIn
 _CONCESSION = re.compile(r"^(?:although|though|while|whereas|despite|even though)\b[^,]{5,200},\s*"
                          r"(?P<main>.{20,})$", re.IGNORECASE)
 _BUT = re.compile(r"^(?P<head>.{20,}?),?\s+but\s+(?P<main>.{20,})$", re.IGNORECASE)
+# "X reduced Y without increasing Z": the side claim after "without ...ing" is another
+# finding (the word rules cut it the same way, generator/stance.py). Read whole, the model
+# took it for the answer ("Procalcitonin-guided stopping rules reduced antibiotic exposure
+# ... without increasing mortality" read as "no" to "Does procalcitonin guidance shorten
+# antibiotic courses?", demo corpus).
+_WITHOUT = re.compile(r"^(?P<main>.{20,}?),?\s+without\s+\w+ing\b.*$", re.IGNORECASE)
 
 
 def main_clause(sentence: str) -> str:
-    """The clause a concessive sentence asserts: after "Although ...," or after ", but"."""
+    """The clause a sentence asserts: after "Although ...," or ", but", and before a side
+    claim "without ...ing"."""
     found = _CONCESSION.match(sentence) or _BUT.match(sentence)
-    return found.group("main") if found else sentence
+    claim = found.group("main") if found else sentence
+    side = _WITHOUT.match(claim)
+    return side.group("main") if side else claim
 
 
 def guarded(question: str, said: Sequence[SentenceStance],

@@ -31,6 +31,7 @@ from ingest.store.files import atomic_write_text
 from ingest.store.faults import checkpoint
 from ingest.store.generation import Generation, GenerationData, IndexStore
 from ingest.store.ledger import LedgerEntry
+from ingest.backend import check_backend, publish_current
 from ingest.store.manifest import check_compatible
 from ingest.store.sparse import SparseIndex
 from ingest.tokenize import TokenizerConfig, tokenize
@@ -79,7 +80,7 @@ def run(paths: list[Path], settings: Settings, *, rebuild: bool = False, prune: 
             else "skipped"
         report.files.append(FileReport(str(item.path), status, item.category, item.message))
 
-    _check_backend(settings)
+    check_backend(settings)
     with store.writer(wait_s=settings.ingest.lock_wait_s) as writer:
         current = _open_base(store)
         report.previous_generation = current.name if current else None
@@ -128,7 +129,7 @@ def run(paths: list[Path], settings: Settings, *, rebuild: bool = False, prune: 
             report.generation = base.name if base else None
             report.counts = dict(base.manifest["counts"]) if base else {}
             report.timings_s = {k: round(v, 3) for k, v in timings.items()}
-            _publish(store, settings, report)
+            publish_current(store, settings, report)
             _finish(store, report)
             return report
         data = _assemble(base, new_ledger, incoming, settings, wanted, excluded, models,
@@ -142,7 +143,7 @@ def run(paths: list[Path], settings: Settings, *, rebuild: bool = False, prune: 
         report.generation = writer.commit(data, keep=settings.ingest.keep_generations)
         timings["write"] = time.perf_counter() - t_write
         report.timings_s = {k: round(v, 3) for k, v in timings.items()}
-        _publish(store, settings, report)
+        publish_current(store, settings, report)
         _finish(store, report)
         return report
 
@@ -151,7 +152,7 @@ def remove(targets: list[str], settings: Settings) -> RunReport:
     """``ingest remove ID|PATH``: drop files from the ledger, or exclude document ids."""
     report = RunReport(started=_now())
     store = IndexStore(settings.index_dir)
-    _check_backend(settings)
+    check_backend(settings)
     with store.writer(wait_s=settings.ingest.lock_wait_s) as writer:
         current = _open_base(store)
         if current is None:
@@ -186,7 +187,7 @@ def remove(targets: list[str], settings: Settings) -> RunReport:
         report.generation = writer.commit(data, keep=settings.ingest.keep_generations)
         report.counts = {"documents": len(data.documents), "chunks": len(data.chunks),
                          "files": len(data.ledger)}
-        _publish(store, settings, report)
+        publish_current(store, settings, report)
         _finish(store, report)
         return report
 
@@ -349,8 +350,14 @@ def _assemble(base: Generation | None, ledger: dict[str, LedgerEntry], incoming:
     if dim is None:
         raise SourceError("no_text", "nothing to index: no file produced any text")
     dense = base.dense if base else dense_store.empty_index(dim)
-    dense = dense_store.updated(dense, removed_rows, np.array([c.row_id for c in added],
-                                                               dtype=np.int64), vectors)
+    added_ids = np.array([c.row_id for c in added], dtype=np.int64)
+    dense = dense_store.updated(dense, removed_rows, added_ids, vectors)
+    t_ann = time.perf_counter()
+    threshold = settings.retrieve.ann_threshold
+    ann = dense_store.ann_of(dense, base.ann if base else None, len(removed_rows), added_ids,
+                             vectors, threshold)
+    if ann is not None:
+        timings["ann"] = timings.get("ann", 0.0) + time.perf_counter() - t_ann
     tok_config = TokenizerConfig(settings.sparse.stopwords, settings.sparse.stem)
     sparse = (base.sparse if base else SparseIndex.empty()).updated(
         np.array(kept_positions, dtype=np.int64), [tokenize(t, tok_config) for t in texts])
@@ -358,35 +365,14 @@ def _assemble(base: Generation | None, ledger: dict[str, LedgerEntry], incoming:
     report.removed_chunks = len(removed_rows)
     manifest = dict(wanted)
     manifest["excluded_doc_ids"] = sorted(excluded)
-    return GenerationData(manifest, documents, pages, chunks, dense, sparse, ledger, {})
+    manifest["ann"] = {"type": "flat", "threshold": threshold} if ann is None else {
+        "type": "hnsw", "m": dense_store.HNSW_M,
+        "ef_construction": dense_store.HNSW_EF_CONSTRUCTION, "threshold": threshold}
+    return GenerationData(manifest, documents, pages, chunks, dense, sparse, ledger, {}, ann)
 
 
 def _ledger_json(ledger: dict[str, LedgerEntry]) -> list[dict[str, Any]]:
     return sorted((e.to_json() for e in ledger.values()), key=lambda e: e["path"])
-
-
-def _check_backend(settings: Settings) -> None:
-    """With the milvus backend, a server that cannot be reached stops the run before any
-    work (BackendUnavailable, one line)."""
-    if settings.retrieve.backend == "milvus":
-        from ingest.store.milvus import MilvusTarget, connect
-
-        connect(MilvusTarget.of(settings))
-
-
-def _publish(store: IndexStore, settings: Settings, report: RunReport) -> None:
-    """With the milvus backend, the folder's current generation is what the server serves
-    after the run (a run that changed nothing still publishes one an interrupted run left
-    behind). Still under the writer's lock: two writers never publish at once."""
-    if settings.retrieve.backend != "milvus" or not store.exists():
-        return
-    from ingest.store.generation import document_paths
-    from ingest.store.milvus import MilvusTarget, publish
-
-    generation = store.open(verify=False)
-    report.published = publish(generation, MilvusTarget.of(settings),
-                               settings.ingest.keep_generations,
-                               document_paths(generation)).to_json()
 
 
 def _finish(store: IndexStore, report: RunReport) -> None:

@@ -1,9 +1,11 @@
 """Dense search over the generation's FAISS index.
 
-Below ``ann_threshold`` chunks the stored exact index (IndexIDMap2 over IndexFlatIP) is
-searched directly. From there on an HNSW graph is built over the same vectors when the index
-is opened (recall@10 ~0.999 vs exact at 100k with efSearch 128; see bench/latency.py), keyed
-by the same row ids. Filters become a FAISS IDSelector, so filtered search is still top-k.
+A generation of ``retrieve.ann_threshold`` chunks or more stores an HNSW graph over its
+vectors, built at ingest (ingest/store/dense.py; recall@10 ~0.999 vs exact at 100k with
+efSearch 128, bench/latency.py), keyed by the same row ids; below that, or in a generation
+written before graphs were stored, the exact index (IndexIDMap2 over IndexFlatIP) is
+searched. Nothing is built when an index is opened. Filters become a FAISS IDSelector, so
+filtered search is still top-k.
 """
 
 from __future__ import annotations
@@ -18,17 +20,6 @@ from clinrag.device import faiss_gpu_available
 log = logging.getLogger(__name__)
 
 
-def build_hnsw(flat: faiss.Index, m: int = 32, ef_construction: int = 80) -> faiss.Index:
-    """An IDMap2(HNSW) with the same vectors and row ids as the flat IDMap2 index."""
-    ids = faiss.vector_to_array(flat.id_map).astype(np.int64)
-    vectors = flat.index.reconstruct_n(0, flat.ntotal)  # positions of the inner flat index
-    hnsw = faiss.IndexHNSWFlat(flat.d, m, faiss.METRIC_INNER_PRODUCT)
-    hnsw.hnsw.efConstruction = ef_construction
-    index = faiss.IndexIDMap2(hnsw)
-    index.add_with_ids(vectors, ids)
-    return index
-
-
 class DenseSearcher:
     def __init__(self, index: faiss.Index, kind: str = "flat", ef_search: int = 128):
         self.index = index
@@ -36,13 +27,16 @@ class DenseSearcher:
         self.ef_search = ef_search
 
     @classmethod
-    def build(cls, index: faiss.Index, ann_threshold: int = 50_000, ef_search: int = 128,
-              use_gpu: bool = False) -> DenseSearcher:
-        """The searcher for a generation's exact index: an HNSW graph over it from
-        ``ann_threshold`` vectors on, else the exact index (moved to the GPU when asked and
-        possible)."""
-        if index.ntotal >= ann_threshold:
-            return cls(build_hnsw(index), "hnsw", ef_search)
+    def build(cls, index: faiss.Index, ann: faiss.Index | None = None, ef_search: int = 128,
+              use_gpu: bool = False, ann_threshold: int | None = None) -> DenseSearcher:
+        """The searcher for a generation: its stored HNSW graph ``ann`` when it has one, else
+        the exact index (moved to the GPU when asked and possible). Nothing is built here."""
+        if ann is not None:
+            return cls(ann, "hnsw", ef_search)
+        if ann_threshold is not None and index.ntotal >= ann_threshold:
+            log.warning("this generation (%d chunks) stores no HNSW graph (written before "
+                        "graphs were stored): exact search; the next `ingest run` adds one",
+                        index.ntotal)
         if use_gpu and faiss_gpu_available():
             try:
                 resources = faiss.StandardGpuResources()

@@ -1,8 +1,8 @@
 """One index generation opened for search: everything derived from it, computed once.
 
 A view is built when a generation is opened (``Retriever.open``) and never changed after:
-the BM25 weights, the dense searcher (an HNSW graph from ``retrieve.ann_threshold`` chunks
-on, or a GPU copy), and the maps from FAISS row ids and chunk ids to positions. Several
+the BM25 weights, the dense searcher (the generation's stored HNSW graph, or its exact index
+or a GPU copy), and the maps from FAISS row ids and chunk ids to positions. Several
 retrievers (other settings, other models) may share one view. It is the local
 ``ChunkStore`` (retriever/store.py): candidates are found and fused in this process, and a
 candidate's key is its chunk's position in the generation's tables.
@@ -52,7 +52,8 @@ class IndexView:
             generation=generation,
             bm25=BM25Engine.build(generation.sparse,
                                   TokenizerConfig(sparse["stopwords"], sparse["stem"])),
-            dense=DenseSearcher.build(generation.dense, ann_threshold, use_gpu=use_gpu),
+            dense=DenseSearcher.build(generation.dense, generation.ann, use_gpu=use_gpu,
+                                      ann_threshold=ann_threshold),
             row_ids=np.array([c.row_id for c in chunks], dtype=np.int64),
             row_position=generation.row_position,
             chunk_position={c.chunk_id: i for i, c in enumerate(chunks)},

@@ -69,9 +69,9 @@ def _settings(root: Path, uri: str, collection: str, **retrieve):
 
 
 def _client(uri: str):
-    from pymilvus import MilvusClient
+    from ingest.store.milvus import MilvusTarget, connect
 
-    return MilvusClient(uri=uri)
+    return connect(MilvusTarget(uri, None, None, "unused"))
 
 
 @pytest.fixture(scope="module")

@@ -245,3 +245,56 @@ def test_langchain_adapter_passes_search_parameters(demo):
         retriever.as_langchain_retriever(top_k=3)
     with pytest.raises(ValueError, match="unknown search parameter"):
         lc.invoke("heart failure", top_k=3)
+
+
+def test_the_hnsw_graph_is_built_at_ingest_and_never_when_an_index_is_opened(
+        tmp_path, embedder, monkeypatch):
+    """From retrieve.ann_threshold chunks on, ingest stores an HNSW graph with the generation
+    (checksummed like every file); opening it builds nothing; an incremental run that only
+    adds chunks extends the previous graph; ingest verify names a damaged graph."""
+    from ingest import pipeline
+    from ingest.cli import main as ingest_main
+    from ingest.store import IndexStore
+    from ingest.store import dense as dense_store
+    from retriever.hybrid import Retriever
+
+    settings = load_settings({"home": tmp_path, "index": tmp_path / "index",
+                              "retrieve": {"ann_threshold": 50}})
+    builds = []
+    real_build = dense_store.build_hnsw
+    monkeypatch.setattr(dense_store, "build_hnsw",
+                        lambda *a, **k: builds.append(1) or real_build(*a, **k))
+    first = pipeline.run([SAMPLE / "pubmed"], settings, embedder=embedder)
+    assert builds == [1] and first.timings_s["ann"] >= 0
+    second = pipeline.run([SAMPLE / "pubmed", SAMPLE / "pdfs"], settings, embedder=embedder)
+    assert builds == [1], "adding chunks extends the stored graph, it does not rebuild it"
+    generation = IndexStore(settings.index_dir).open()
+    assert generation.name == second.generation
+    assert generation.ann is not None and generation.ann.ntotal == len(generation.chunks)
+    assert generation.manifest["ann"]["type"] == "hnsw"
+    assert dense_store.ANN_FILE in generation.manifest["files"]
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("an HNSW graph was built while opening the index")
+
+    monkeypatch.setattr(dense_store, "build_hnsw", no_build)
+    retriever = Retriever.open(settings, embedder=embedder, reranker=None)
+    assert retriever.view.dense.kind == "hnsw"
+    exact = Retriever.over(generation, settings.model_copy(update={
+        "retrieve": settings.retrieve.model_copy(update={"ann_threshold": 10**6})}),
+        embedder, None)
+    query = "Does semaglutide reduce body weight in adults with obesity?"
+    params = SearchParams(k=5, mode="dense", rerank=False)
+    assert [h.chunk_id for h in retriever.search(query, params).hits] == \
+        [h.chunk_id for h in exact.search(query, params).hits]
+    # Removing a document rebuilds the graph (HNSW cannot delete), still at ingest.
+    monkeypatch.setattr(dense_store, "build_hnsw", real_build)
+    pipeline.remove(["pubmed:90000012"], settings)
+    smaller = IndexStore(settings.index_dir).open()
+    assert smaller.ann.ntotal == len(smaller.chunks) < len(generation.chunks)
+    # A flipped byte in the stored graph is caught by its checksum.
+    path = smaller.path / dense_store.ANN_FILE
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert ingest_main(["verify", "--index", str(settings.index_dir)]) == 1

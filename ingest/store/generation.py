@@ -5,7 +5,8 @@ Layout of an index folder::
     CURRENT               name of the live generation (replaced with os.replace)
     LOCK                  flock'ed by the one writer; released by the kernel if it dies
     generations/g000007/  manifest.json, manifest.sha256, documents.jsonl, pages.jsonl,
-                          chunks.jsonl, dense.faiss, bm25_*.npy, bm25_vocab.json,
+                          chunks.jsonl, dense.faiss, [dense_ann.faiss: the HNSW graph, from
+                          retrieve.ann_threshold chunks on], bm25_*.npy, bm25_vocab.json,
                           ledger.json, ingest_report.json
     staging/              generations being written (deleted if a writer died)
 
@@ -50,6 +51,15 @@ _NAME = re.compile(r"^g(\d{6,})$")
 DATA_FILES = ("documents.jsonl", "pages.jsonl", "chunks.jsonl", "dense.faiss",
               "bm25_indptr.npy", "bm25_indices.npy", "bm25_data.npy", "bm25_vocab.json",
               "ledger.json", "ingest_report.json")
+
+
+def data_files(manifest: dict[str, Any]) -> tuple[str, ...]:
+    """The files a generation's manifest vouches for: every one of ``DATA_FILES``, and the
+    HNSW graph where the generation stores one."""
+    extra = (dense_store.ANN_FILE,) if dense_store.ANN_FILE in manifest.get("files", {}) else ()
+    return DATA_FILES + extra
+
+
 # sha256 of manifest.json, so a flipped bit in the manifest itself is caught before it is
 # trusted. Generations written before it existed have none and are read without it.
 SEAL = "manifest.sha256"
@@ -70,6 +80,7 @@ class Generation:
     sparse: SparseIndex
     ledger: dict[str, LedgerEntry]
     report: dict[str, Any] = field(default_factory=dict)
+    ann: faiss.Index | None = None      # the stored HNSW graph (ingest/store/dense.py)
     _row_of: dict[int, int] | None = None
 
     @property
@@ -104,6 +115,7 @@ class GenerationData:
     sparse: SparseIndex
     ledger: dict[str, LedgerEntry]
     report: dict[str, Any]
+    ann: faiss.Index | None = None
 
 
 class IndexStore:
@@ -208,7 +220,7 @@ class IndexStore:
             raise IndexCorrupt(f"{name}/manifest.json lists no checksum for "
                                + ", ".join(sorted(unlisted)))
         if verify:
-            for file_name in DATA_FILES:
+            for file_name in data_files(manifest):
                 expected = manifest["files"][file_name]
                 file_path = path / file_name
                 if not file_path.exists():
@@ -230,8 +242,10 @@ class IndexStore:
         report = json.loads((path / "ingest_report.json").read_text("utf-8"))
         dense = dense_store.load(path / "dense.faiss")
         sparse = SparseIndex.load(path)
+        ann = dense_store.load(path / dense_store.ANN_FILE) \
+            if dense_store.ANN_FILE in manifest["files"] else None
         generation = Generation(name, path, manifest, documents, pages, chunks, dense, sparse,
-                                ledger, report)
+                                ledger, report, ann)
         check_counts(generation)
         return generation
 
@@ -302,6 +316,8 @@ def check_counts(generation: Generation) -> None:
     problems = []
     if generation.dense.ntotal != n:
         problems.append(f"dense index has {generation.dense.ntotal} vectors for {n} chunks")
+    if generation.ann is not None and generation.ann.ntotal != n:
+        problems.append(f"HNSW graph has {generation.ann.ntotal} vectors for {n} chunks")
     if generation.sparse.rows != n:
         problems.append(f"BM25 index has {generation.sparse.rows} rows for {n} chunks")
     if counts.get("chunks") != n:

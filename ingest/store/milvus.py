@@ -77,7 +77,11 @@ def connect(target: MilvusTarget, timeout_s: float = 10.0):
     except ImportError as exc:
         raise BackendUnavailable("the milvus backend needs pymilvus: pip install "
                                  "'clinrag[milvus]'") from exc
-    kwargs: dict[str, Any] = {"uri": target.uri, "timeout": timeout_s}
+    # Keep-alive pings only on busy channels and at most every 5 minutes: a gRPC server
+    # with default settings (milvus-lite's) answers pymilvus's default (every 10 s, idle
+    # too) with GOAWAY "too many pings", which killed long-lived clients in the tests.
+    kwargs: dict[str, Any] = {"uri": target.uri, "timeout": timeout_s, "grpc_options": {
+        "grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": 0}}
     if target.token:
         kwargs["token"] = target.token
     if target.db:
@@ -111,7 +115,19 @@ def properties(client, collection: str) -> dict[str, str]:
     return dict(client.describe_collection(collection).get("properties") or {})
 
 
-def chunk_schema(dim: int):
+def analyzer(stopwords: bool) -> dict[str, Any]:
+    """Milvus's standard tokenizer, lower-cased, with the local BM25's stop words when it
+    drops them (ingest/tokenize.py): the same terms count on both backends as far as the
+    engine allows (docs/milvus.md)."""
+    params: dict[str, Any] = {"tokenizer": "standard", "filter": ["lowercase"]}
+    if stopwords:
+        from ingest.tokenize import STOPWORDS
+
+        params["filter"].append({"type": "stop", "stop_words": sorted(STOPWORDS)})
+    return params
+
+
+def chunk_schema(dim: int, stopwords: bool = True):
     """The collection's fields (see the module docstring)."""
     from pymilvus import DataType, Function, FunctionType, MilvusClient
 
@@ -121,7 +137,7 @@ def chunk_schema(dim: int):
     # The text BM25 reads: the chunk with its real title, as the local BM25 and the
     # embedder read it (ingest.chunk.index_text).
     schema.add_field("index_text", DataType.VARCHAR, max_length=TEXT_BYTES,
-                     enable_analyzer=True, analyzer_params={"type": "standard"})
+                     enable_analyzer=True, analyzer_params=analyzer(stopwords))
     schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
     schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
     schema.add_field("text", DataType.VARCHAR, max_length=TEXT_BYTES)
@@ -251,7 +267,8 @@ def publish(generation: Generation, target: MilvusTarget, keep: int,
                     client.drop_collection(stale)
             n_terms = _write_terms(client, terms, generation)
             dim = int(generation.manifest["embedder"]["dim"])
-            client.create_collection(name, schema=chunk_schema(dim),
+            stopwords = bool(generation.manifest["sparse"].get("stopwords", True))
+            client.create_collection(name, schema=chunk_schema(dim, stopwords),
                                      index_params=_chunk_indexes(client),
                                      properties={"clinrag.schema": SCHEMA_VERSION,
                                                  "clinrag.generation": generation.name,

@@ -91,6 +91,9 @@ class Writer:
         checkpoint("tables-written")
         step[0] = "writing dense.faiss"
         dense_store.save(data.dense, stage / "dense.faiss")
+        if data.ann is not None:
+            step[0] = f"writing {dense_store.ANN_FILE}"
+            dense_store.save(data.ann, stage / dense_store.ANN_FILE)
         step[0] = "writing the BM25 arrays"
         data.sparse.save(stage)
         checkpoint("indexes-written")
@@ -99,7 +102,8 @@ class Writer:
         report = dict(data.report, generation=name)
         step[0] = "writing ingest_report.json"
         write_json(stage / "ingest_report.json", report)
-        for file_name in DATA_FILES:
+        files = DATA_FILES + ((dense_store.ANN_FILE,) if data.ann is not None else ())
+        for file_name in files:
             step[0] = f"syncing {file_name}"
             fsync_file(stage / file_name)
         manifest = dict(data.manifest)
@@ -116,7 +120,7 @@ class Writer:
                 "sparse_rows": data.sparse.rows, "files": len(data.ledger),
             },
             files={f: {"sha256": sha256_file(stage / f), "bytes": (stage / f).stat().st_size}
-                   for f in DATA_FILES},
+                   for f in files},
         )
         step[0] = "writing manifest.json"
         write_json(stage / "manifest.json", manifest)
