@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -77,8 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     questions = questions[: args.limit] if args.limit else questions
     vectors = embedder.encode([q.body for q in questions])
     qrels = {q.qid: {d: 1 for d in q.gold_doc_ids} for q in questions}
-    result = {"machine": f"{platform.processor() or platform.machine()}, "
-                         f"{__import__('os').cpu_count()} cores",
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+               platform.processor() or platform.machine()) \
+        if Path("/proc/cpuinfo").exists() else platform.machine()
+    result = {"machine": f"{cpu}, {os.cpu_count()} cores",
               "index": str(args.index), "generation": generation.name,
               "chunks": len(generation.chunks), "questions": len(questions),
               "publish_s": publish_s if not published.unchanged else None,

@@ -145,7 +145,16 @@ def status_json(settings: Settings) -> dict[str, Any]:
         "embedder": manifest.get("embedder"),
         "chunker": manifest.get("chunker"),
         "excluded_doc_ids": manifest.get("excluded_doc_ids", []),
+        "dense_index": manifest.get("ann", {"type": "flat"}),
+        **({"milvus": _milvus_status(settings)} if settings.retrieve.backend == "milvus"
+           else {}),
     }
+
+
+def _milvus_status(settings: Settings) -> dict[str, Any]:
+    from ingest.store.milvus import describe
+
+    return describe(settings)
 
 
 def _status(args: argparse.Namespace, settings: Settings) -> int:
@@ -160,6 +169,11 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
     emb = data["embedder"] or {}
     print(f"embedder   {emb.get('name')} ({emb.get('revision')}, {emb.get('dim')} dims, "
           f"{emb.get('precision')})")
+    if "milvus" in data:
+        m = data["milvus"]
+        print(f"milvus     {m['uri']} alias {m['alias']!r} -> {m['collection'] or 'nothing'}"
+              + (f" (generation {m['generation']}, {m['chunks']} chunks"
+                 f"{'' if m['complete'] else ', INCOMPLETE'})" if m["collection"] else ""))
     print(f"failed     {len(data['failed'])}")
     for item in data["failed"]:
         print(f"  [{item['category']}] {item['path']}: {item['message']}")
@@ -180,6 +194,20 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"BROKEN {name}: {problem}")
         else:
             print(f"ok     {name}")
+    if settings.retrieve.backend == "milvus" and not args.all:
+        # What readers search must be the folder's current generation, whole.
+        from ingest.store.milvus import describe
+
+        served, current = describe(settings), store.current_name()
+        counts = store.open(verify=False).manifest["counts"]["chunks"] if current else None
+        if served.get("generation") != current or served.get("chunks") != counts \
+                or not served.get("complete"):
+            bad += 1
+            print(f"BROKEN milvus: {served['alias']!r} serves {served.get('collection')} "
+                  f"({served.get('chunks')} chunks), the index folder is at {current} "
+                  f"({counts} chunks); `ingest run` publishes it")
+        else:
+            print(f"ok     milvus {served['collection']} ({counts} chunks)")
     return EXIT_FATAL if bad else EXIT_OK
 
 
