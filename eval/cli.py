@@ -12,6 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
+from clinrag.backend_args import add_backend_args, backend_settings
 from clinrag.settings import load_settings
 
 
@@ -31,6 +32,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                      "an interrupted run in it resumes")
     run.add_argument("--fresh", action="store_true", help="discard what the run folder holds")
     run.add_argument("--index", type=Path, help="evaluate against this existing index")
+    add_backend_args(run)
     run.add_argument("--extra-corpus", type=Path, nargs="+", default=[], metavar="PATH",
                      help="distractor sources ingested into the corpus too")
     run.add_argument("--mode", choices=["bm25", "dense", "hybrid"])
@@ -85,6 +87,7 @@ def main(argv: list[str] | None = None, prog: str = "clinrag eval") -> int:
              if v is not None}
     try:
         settings = load_settings({"home": args.home, "answer": {"generator": args.generator},
+                                  "retrieve": backend_settings(args),
                                   **({"chunk": chunk} if chunk else {})})
     except ValueError as exc:   # pydantic's ValidationError names the field and the bound
         parser.error(str(exc))

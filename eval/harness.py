@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from clinrag.settings import Settings
-from eval.corpus import CorpusView, cached_index, ensure_index
+from eval.corpus import CorpusView, cache_folder, cached_index, ensure_index
 from eval.datasets import Benchmark, Example, load_benchmark
 from eval.retrieval import write_trec, ranking_scores
 from eval.runfolder import RunFolder
 from eval.question_run import run_example
 from eval.summary import summarize
+from ingest.store import IndexStore
 from retriever.types import SearchParams
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,18 @@ def evaluate(config: EvalConfig, settings: Settings, *, answerer=None,
     return _report(run, tools, folder, resumed)
 
 
+def milvus_alias_for(settings: Settings, folder: Path) -> Settings:
+    """``settings`` with the Milvus alias of an evaluation corpus folder: the configured
+    alias + ``_eval_`` + the folder's name, so publishing it never replaces what the user's
+    own index serves."""
+    import re
+
+    alias = f"{settings.retrieve.milvus_collection}_eval_" + \
+        re.sub(r"[^A-Za-z0-9_]", "_", folder.name)
+    return settings.model_copy(update={"retrieve": settings.retrieve.model_copy(
+        update={"milvus_collection": alias[:200]})})
+
+
 def _prepare(config: EvalConfig, settings: Settings, retriever) -> _Run:
     started = time.perf_counter()
     if config.setting not in ("retrieval", "context"):
@@ -153,6 +166,10 @@ def _prepare(config: EvalConfig, settings: Settings, retriever) -> _Run:
         examples = [e for e in examples if split_of(e) == config.split]
     examples = examples[: config.limit or None]
     embedder = retriever.embedder if retriever is not None else None
+    if settings.retrieve.backend == "milvus" and config.index is None:
+        # The benchmark's own corpus is served under its own alias, never the user's.
+        settings = milvus_alias_for(settings, cache_folder(benchmark, settings,
+                                                           list(config.extra_corpus)))
     index_dir = cached_index(benchmark, settings, extra=list(config.extra_corpus),
                              index=config.index)
     if index_dir is None:
@@ -162,6 +179,10 @@ def _prepare(config: EvalConfig, settings: Settings, retriever) -> _Run:
         index_dir = ensure_index(benchmark, settings, extra=list(config.extra_corpus),
                                  progress=config.progress, embedder=embedder)
     settings = settings.model_copy(update={"index": index_dir})
+    if settings.retrieve.backend == "milvus":
+        from ingest.backend import publish_folder
+
+        publish_folder(settings)    # a cached corpus folder may never have been published
     mode = config.mode or settings.retrieve.mode
     rerank = settings.retrieve.rerank if config.rerank is None else config.rerank
     if config.max_per_doc is not None:
@@ -174,8 +195,6 @@ def _prepare(config: EvalConfig, settings: Settings, retriever) -> _Run:
 def _open_folder(run: _Run, judge) -> tuple[RunFolder, list[Example], int]:
     """The run folder, refused if it holds a run of other settings (before any model is
     loaded), and the questions it has not answered yet."""
-    from ingest.store import IndexStore
-
     config, settings = run.config, run.settings
     out = Path(config.out) if config.out else (settings.home / "cache" / "eval" / "runs"
                                                 / config.run_name(settings))
@@ -238,7 +257,13 @@ def _load(run: _Run, folder: RunFolder, anything_to_do: bool, retriever, answere
     else:
         # Nothing left to answer, so no answerer was loaded: report the models that ran.
         components = json.loads((folder.path / COMPONENTS).read_text("utf-8"))
-    return _Tools(retriever, CorpusView(retriever.generation), doc_params, passage_params,
+    # Scoring reads the folder's tables (chunk spans, chunks per document) whichever backend
+    # searched: with Milvus it is the generation the server was just given.
+    from retriever.index_view import IndexView
+
+    generation = retriever.store.generation if isinstance(retriever.store, IndexView) \
+        else IndexStore(run.index_dir).open()
+    return _Tools(retriever, CorpusView(generation), doc_params, passage_params,
                   answerer, judge, components)
 
 
@@ -260,7 +285,7 @@ def _answer_all(run: _Run, tools: _Tools, folder: RunFolder, todo: list[Example]
 
 def _report(run: _Run, tools: _Tools, folder: RunFolder, resumed: int) -> EvalResult:
     config, benchmark = run.config, run.benchmark
-    generation = tools.retriever.generation
+    generation = tools.corpus.generation
     wanted = {e.id for e in run.examples}
     rows = [r for r in folder.rows() if str(r["id"]) in wanted]
     summary = summarize(rows, benchmark.labels)
@@ -338,8 +363,8 @@ def _open_judge(settings: Settings, answerer) -> Judge | None:
 
 
 def _models(retriever, answerer) -> dict[str, str]:
-    models = {"embedder": str(retriever.generation.manifest.get("embedder", {}).get("name")),
-              "embedder_revision": str(retriever.generation.manifest.get("embedder", {})
+    models = {"embedder": str(retriever.store.manifest.get("embedder", {}).get("name")),
+              "embedder_revision": str(retriever.store.manifest.get("embedder", {})
                                        .get("revision"))}
     if retriever.reranker is not None:
         models["reranker"] = str(getattr(retriever.reranker, "name", "?"))

@@ -34,3 +34,13 @@ def publish_current(store: IndexStore, settings: Settings, report: RunReport) ->
     report.published = publish(generation, MilvusTarget.of(settings),
                                settings.ingest.keep_generations,
                                document_paths(generation)).to_json()
+
+
+def publish_folder(settings: Settings) -> dict | None:
+    """Publish the current generation of ``settings.index_dir`` (under the writer's lock; a
+    no-op when the server already serves it). Returns the publish record."""
+    store = IndexStore(settings.index_dir)
+    report = RunReport()
+    with store.writer(wait_s=settings.ingest.lock_wait_s):
+        publish_current(store, settings, report)
+    return report.published

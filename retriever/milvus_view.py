@@ -189,3 +189,31 @@ class MilvusView:
         rows = {r["chunk_id"]: r["dense"] for r in
                 self.client.get(self.collection, ids=list(chunk_ids), output_fields=["dense"])}
         return np.array([rows[c] for c in chunk_ids], dtype=np.float32)
+
+
+def served_generation(settings: Settings, every_s: float = 2.0):
+    """A function giving the generation the alias serves now ("g000007"; None when it cannot
+    tell), asking the server at most every ``every_s`` seconds: the server checks it per
+    request to switch to a newly published generation (server/live.py)."""
+    import threading
+
+    target = MilvusTarget.of(settings)
+    state: dict[str, Any] = {"at": float("-inf"), "name": None, "client": None}
+    lock = threading.Lock()
+
+    def current() -> str | None:
+        with lock:
+            if time.monotonic() - state["at"] < every_s:
+                return state["name"]
+            state["at"] = time.monotonic()
+            try:
+                state["client"] = state["client"] or connect(target)
+                collection = aliased(state["client"], target)
+                state["name"] = None if collection is None else \
+                    properties(state["client"], collection).get("clinrag.generation")
+            except Exception:   # the server is away: keep serving what is open
+                state["client"] = None
+                state["name"] = None
+            return state["name"]
+
+    return current

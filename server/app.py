@@ -50,6 +50,16 @@ def open_answerer(settings: Settings):
     return Runtime.load(settings).answerer()
 
 
+def _served(settings: Settings):
+    """Which generation is live: None (the index folder's CURRENT) for the local backend;
+    the Milvus alias's, read at most every 2 s, for the milvus backend."""
+    if settings.retrieve.backend != "milvus":
+        return None
+    from retriever.milvus_view import served_generation
+
+    return served_generation(settings)
+
+
 def create_app(settings: Settings, config: ServeConfig | None = None, *,
                answerer: Any = None, keys: KeyRing | None = None) -> FastAPI:
     config = (config or ServeConfig()).resolved(settings)
@@ -58,7 +68,8 @@ def create_app(settings: Settings, config: ServeConfig | None = None, *,
     async def lifespan(app: FastAPI):
         if app.state.live is None:
             opened = await asyncio.to_thread(open_answerer, settings)
-            app.state.live = LiveAnswerer(opened, settings.index_dir)
+            app.state.live = LiveAnswerer(opened, settings.index_dir,
+                                          current_name=_served(settings))
             log.info("serving index generation %s", opened.generation_id)
         try:
             yield
@@ -82,7 +93,8 @@ def create_app(settings: Settings, config: ServeConfig | None = None, *,
     state.work = WorkQueue(config.workers, config.queue_size, "clinrag-answer")
     state.ingest_work = WorkQueue(1, 1, "clinrag-ingest")
     state.audit = AuditLog(config.audit_log, load_secret(config.audit_secret_file))
-    state.live = LiveAnswerer(answerer, settings.index_dir) if answerer is not None else None
+    state.live = LiveAnswerer(answerer, settings.index_dir, current_name=_served(settings)) \
+        if answerer is not None else None
     state.pages = PageTable()
 
     app.add_middleware(BodyLimit, limits={"/v1/ingest": int(config.max_upload_mb * 2**20)},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from ingest.store import IndexStore
@@ -17,10 +18,15 @@ log = logging.getLogger(__name__)
 
 
 class LiveAnswerer:
-    def __init__(self, answerer: Any, index_dir):
+    """``current_name`` says which generation is live: by default the index folder's CURRENT;
+    with the milvus backend, the generation the server's alias serves
+    (retriever/milvus_view.served_generation)."""
+
+    def __init__(self, answerer: Any, index_dir,
+                 current_name: Callable[[], str | None] | None = None):
         self._current = answerer
-        self._store = IndexStore(index_dir)
-        self._seen = self._store.current_name()  # the CURRENT value last acted on
+        self._current_name = current_name or IndexStore(index_dir).current_name
+        self._seen = self._current_name()  # the generation last acted on
         self._lock = threading.Lock()
 
     @property
@@ -29,7 +35,7 @@ class LiveAnswerer:
 
     def get(self) -> Any:
         """The answerer to use for a new request (reopens when CURRENT has moved)."""
-        name = self._store.current_name()
+        name = self._current_name()
         if name is None or name == self._seen:
             return self._current
         with self._lock:
