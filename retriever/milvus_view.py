@@ -25,7 +25,7 @@ import numpy as np
 from clinrag.settings import Settings
 from ingest.chunk import titled
 from ingest.errors import IndexCorrupt, IndexMismatch
-from ingest.store.milvus import (SCHEMA_VERSION, BackendUnavailable, MilvusTarget, _reason,
+from ingest.store.milvus import (SCHEMA_VERSION, BackendUnavailable, MilvusTarget, error_line,
                                  aliased, connect, properties)
 from ingest.tokenize import TokenizerConfig
 from retriever.store import Candidate, Candidates, Fusion
@@ -139,7 +139,7 @@ class MilvusView:
                                            filter=expr, output_fields=_HIT_FIELDS)
         except Exception as exc:
             raise BackendUnavailable(f"Milvus search on {self.collection} failed: "
-                                     f"{_reason(exc)}") from exc
+                                     f"{error_line(exc)}") from exc
         elapsed = round((time.perf_counter() - t) * 1000, 3)
         ranked = []
         for row in found[0]:

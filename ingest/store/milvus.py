@@ -91,11 +91,12 @@ def connect(target: MilvusTarget, timeout_s: float = 10.0):
         client.list_collections()
     except Exception as exc:  # pymilvus raises its own and grpc's errors
         raise BackendUnavailable(f"cannot reach the Milvus server at {target.uri}: "
-                                 f"{_reason(exc)}") from exc
+                                 f"{error_line(exc)}") from exc
     return client
 
 
-def _reason(exc: Exception) -> str:
+def error_line(exc: Exception) -> str:
+    """The first line of a pymilvus or gRPC error, for a one-line message."""
     text = str(getattr(exc, "message", None) or exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:300]
 
@@ -108,7 +109,7 @@ def aliased(client, target: MilvusTarget) -> str | None:
         return client.describe_alias(target.alias)["collection_name"]
     except Exception as exc:
         raise BackendUnavailable(f"Milvus at {target.uri}: cannot read alias "
-                                 f"{target.alias!r}: {_reason(exc)}") from exc
+                                 f"{target.alias!r}: {error_line(exc)}") from exc
 
 
 def properties(client, collection: str) -> dict[str, str]:
@@ -301,7 +302,7 @@ def publish(generation: Generation, target: MilvusTarget, keep: int,
         raise
     except Exception as exc:
         raise BackendUnavailable(f"publishing {generation.name} to Milvus at {target.uri} "
-                                 f"failed: {_reason(exc)}; readers stay on "
+                                 f"failed: {error_line(exc)}; readers stay on "
                                  f"{previous or 'nothing'}") from exc
     return Published(name, len(generation.chunks), n_terms,
                      round(time.perf_counter() - started, 3), previous)
