@@ -127,8 +127,8 @@ def stance(question: str, sentence: str) -> str | None:
         return None
     if numbers(question) - numbers(sentence):
         return None     # "type 1 diabetes" asked, "type 2 diabetes" stated
-    s_negated = is_negated(s_words, sentence)
-    flip = is_negated(q_words, question) != s_negated
+    s_negated = is_negated(_qualifiers_dropped(s_words), sentence)
+    flip = is_negated(_qualifiers_dropped(q_words), question) != s_negated
     # Whole words here, not hyphen parts: "non-coding" must not count as "coding".
     q_whole = {stem(t) for t in tokens(question)}
     s_whole = {stem(t) for t in tokens(sentence)}
@@ -148,6 +148,16 @@ def stance(question: str, sentence: str) -> str | None:
     if q_dir and s_dir and not (q_dir & s_dir):
         flip = not flip
     return "no" if flip else "yes"
+
+
+def _qualifiers_dropped(words: list[str]) -> list[str]:
+    """The words without a "without" that qualifies a noun ("adults without diabetes" names
+    a population; it negates nothing). "without increasing Z" is a side claim, cut off
+    before (``_SIDE_CLAUSE``). Read on the demo corpus: "In adults with overweight or obesity
+    without diabetes, once-weekly semaglutide ... produced clinically meaningful weight loss"
+    gave a "no" to "Does semaglutide reduce body weight in adults with obesity?"."""
+    return [w for i, w in enumerate(words)
+            if not (w == "without" and i + 1 < len(words) and not words[i + 1].endswith("ing"))]
 
 
 def quote_tier(sentence: str, section: str | None, question: str | None = None

@@ -107,3 +107,20 @@ def test_the_cli_and_the_json_show_the_evidence_meter(answers):
     assert carrying and carrying[0].sentence[:40] in " ".join(text.split())
     again = Answer.from_json(answer.to_json())
     assert again.papers == answer.papers and again.meter == answer.meter
+
+
+def test_the_shipped_default_contradicts_no_source(demo_index):
+    """The default verdict path (answer.stance_model = "none": word rules over the shown
+    sentences) on the same questions: none may contradict its source. The issue's example:
+    "Does semaglutide reduce body weight in adults with obesity?" was answered NO above
+    "... in adults with overweight or obesity without diabetes, once-weekly semaglutide ...
+    produced clinically meaningful weight loss" ("without diabetes" read as a negation)."""
+    home, index = demo_index
+    default = Answerer.open(load_settings({"home": home, "index": index}))
+    found = {q["question"]: default.answer(q["question"]).verdict for q in QUESTIONS}
+    wrong = [(q["question"], found[q["question"]]) for q in QUESTIONS
+             if found[q["question"]] == q["contradicts"]]
+    assert wrong == []
+    assert found["Does semaglutide reduce body weight in adults with obesity?"] == "yes"
+    right = sum(found[q["question"]] in q["accept"] for q in QUESTIONS)
+    assert right >= 13, found
