@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,16 @@ def cached_index(benchmark: Benchmark, settings: Settings, *, extra: list[Path] 
             raise CorpusError(f"--extra-corpus {p}: no such file or folder")
     folder = cache_folder(benchmark, settings, extra)
     return folder if IndexStore(folder).exists() else None
+
+
+def milvus_alias_for(settings: Settings, folder: Path) -> Settings:
+    """``settings`` with the Milvus alias of an evaluation corpus folder: the configured
+    alias + ``_eval_`` + the folder's name, so publishing it never replaces what the user's
+    own index serves."""
+    alias = f"{settings.retrieve.milvus_collection}_eval_" + \
+        re.sub(r"[^A-Za-z0-9_]", "_", folder.name)
+    return settings.model_copy(update={"retrieve": settings.retrieve.model_copy(
+        update={"milvus_collection": alias[:200]})})
 
 
 def cache_folder(benchmark: Benchmark, settings: Settings, extra: list[Path] = ()) -> Path:

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from clinrag.settings import Settings
-from eval.corpus import CorpusView, cache_folder, cached_index, ensure_index
+from eval.corpus import (CorpusView, cache_folder, cached_index, ensure_index,
+                         milvus_alias_for)
 from eval.datasets import Benchmark, Example, load_benchmark
 from eval.retrieval import write_trec, ranking_scores
 from eval.runfolder import RunFolder
@@ -139,18 +140,6 @@ def evaluate(config: EvalConfig, settings: Settings, *, answerer=None,
     tools = _load(run, folder, bool(todo), retriever, answerer, judge)
     _answer_all(run, tools, folder, todo, resumed)
     return _report(run, tools, folder, resumed)
-
-
-def milvus_alias_for(settings: Settings, folder: Path) -> Settings:
-    """``settings`` with the Milvus alias of an evaluation corpus folder: the configured
-    alias + ``_eval_`` + the folder's name, so publishing it never replaces what the user's
-    own index serves."""
-    import re
-
-    alias = f"{settings.retrieve.milvus_collection}_eval_" + \
-        re.sub(r"[^A-Za-z0-9_]", "_", folder.name)
-    return settings.model_copy(update={"retrieve": settings.retrieve.model_copy(
-        update={"milvus_collection": alias[:200]})})
 
 
 def _prepare(config: EvalConfig, settings: Settings, retriever) -> _Run:

@@ -211,10 +211,13 @@ class Answerer:
             section = {s.n: s.section for s in turn.sources}
             polar = question if is_yes_no_question(question) else None
             first = verdicts.quote_order(turn.stances)
+            # Only a floor under the quotes' own can let a stance sentence in: otherwise
+            # the coverage of the carrying sentences need not be computed at all.
             answering = verdicts.answering(
                 turn.stances, lambda texts: self.retriever.coverage(question, texts,
                                                                     turn.context),
-                config.min_stance_relevance)
+                config.min_stance_relevance) \
+                if config.min_stance_relevance < config.min_relevance else None
             statements = extractive(
                 passages, lambda sentences: self._relevance(question, sentences, turn.context),
                 self.runtime.support.score, threshold=config.support_threshold if turn.check else 0.0,

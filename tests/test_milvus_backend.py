@@ -300,7 +300,8 @@ def test_eval_runs_on_milvus_with_the_local_figures(milvus_uri, bioasq_index, em
                                                     tmp_path):
     """`clinrag eval` on the milvus backend: the corpus folder is published, searched in the
     engine and scored against the folder's tables; the figures match the local run's."""
-    from eval.harness import EvalConfig, evaluate, milvus_alias_for
+    from eval.corpus import milvus_alias_for
+    from eval.harness import EvalConfig, evaluate
 
     local_settings, path, _ = bioasq_index
     remote_settings = local_settings.model_copy(update={"retrieve": local_settings.retrieve
